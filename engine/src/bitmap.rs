@@ -1,0 +1,245 @@
+//! A pfn bitmap in makedumpfile's on-disk bit order.
+//!
+//! Bit `p` lives in byte `p / 8`, bit `p % 8`, least significant bit first (makedumpfile
+//! `set_bitmap`, crash `page_is_dumpable`). The bytes are exactly what is written to the
+//! 1st and 2nd bitmap regions, so no conversion happens on the write path.
+
+/// A fixed-length set of page frame numbers.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Bitmap {
+    bytes: Vec<u8>,
+    len: u64,
+}
+
+impl std::fmt::Debug for Bitmap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Bitmap {{ len: {}, set: {} }}", self.len, self.count_ones())
+    }
+}
+
+impl Bitmap {
+    /// An empty bitmap of `len` bits.
+    pub fn new(len: u64) -> Self {
+        Bitmap { bytes: vec![0; len.div_ceil(8) as usize], len }
+    }
+
+    /// A bitmap over `len` bits taken from raw bytes (extra bytes are ignored, missing
+    /// bytes read as zero). Bits at or beyond `len` are cleared.
+    pub fn from_bytes(raw: &[u8], len: u64) -> Self {
+        let mut bitmap = Bitmap::new(len);
+        let n = bitmap.bytes.len().min(raw.len());
+        bitmap.bytes[..n].copy_from_slice(&raw[..n]);
+        bitmap.clear_tail();
+        bitmap
+    }
+
+    /// Number of bits.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when the bitmap has no bits at all.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The on-disk bytes: `ceil(len / 8)` of them.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Whether `pfn` is set; bits beyond the end read as clear.
+    #[inline]
+    pub fn get(&self, pfn: u64) -> bool {
+        pfn < self.len && self.bytes[(pfn / 8) as usize] & (1 << (pfn % 8)) != 0
+    }
+
+    /// Set one bit. Out-of-range bits are ignored: callers clip ranges to `len`.
+    #[inline]
+    pub fn set(&mut self, pfn: u64) {
+        if pfn < self.len {
+            self.bytes[(pfn / 8) as usize] |= 1 << (pfn % 8);
+        }
+    }
+
+    /// Clear one bit.
+    #[inline]
+    pub fn clear(&mut self, pfn: u64) {
+        if pfn < self.len {
+            self.bytes[(pfn / 8) as usize] &= !(1 << (pfn % 8));
+        }
+    }
+
+    /// Set or clear every bit of `[start, end)`, clipped to the bitmap; whole bytes are
+    /// filled at once because PT_LOAD ranges cover millions of pfns.
+    pub fn fill_range(&mut self, start: u64, end: u64, value: bool) {
+        let end = end.min(self.len);
+        let mut pfn = start;
+        while pfn < end && pfn % 8 != 0 {
+            self.assign(pfn, value);
+            pfn += 1;
+        }
+        let whole_end = end - end % 8;
+        if pfn < whole_end {
+            let byte = if value { 0xff } else { 0 };
+            self.bytes[(pfn / 8) as usize..(whole_end / 8) as usize].fill(byte);
+            pfn = whole_end;
+        }
+        while pfn < end {
+            self.assign(pfn, value);
+            pfn += 1;
+        }
+    }
+
+    fn assign(&mut self, pfn: u64, value: bool) {
+        if value {
+            self.set(pfn)
+        } else {
+            self.clear(pfn)
+        }
+    }
+
+    /// Number of set bits.
+    pub fn count_ones(&self) -> u64 {
+        self.count_ones_in(0, self.len)
+    }
+
+    /// Number of set bits in `[start, end)`.
+    pub fn count_ones_in(&self, start: u64, end: u64) -> u64 {
+        let end = end.min(self.len);
+        if start >= end {
+            return 0;
+        }
+        let mut count = 0u64;
+        let mut pfn = start;
+        while pfn < end && pfn % 64 != 0 {
+            count += self.get(pfn) as u64;
+            pfn += 1;
+        }
+        while pfn + 64 <= end {
+            count += self.word(pfn).count_ones() as u64;
+            pfn += 64;
+        }
+        while pfn < end {
+            count += self.get(pfn) as u64;
+            pfn += 1;
+        }
+        count
+    }
+
+    /// The 64 bits starting at `pfn` (a multiple of 64), as a little-endian word:
+    /// bit i of the result is pfn + i. Missing bytes past the end read as zero.
+    #[inline]
+    pub fn word(&self, pfn: u64) -> u64 {
+        debug_assert_eq!(pfn % 64, 0);
+        let start = (pfn / 8) as usize;
+        let mut raw = [0u8; 8];
+        if let Some(bytes) = self.bytes.get(start..) {
+            let n = bytes.len().min(8);
+            raw[..n].copy_from_slice(&bytes[..n]);
+        }
+        u64::from_le_bytes(raw)
+    }
+
+    /// The first set bit at or after `pfn` and before `end`, if any.
+    pub fn next_set(&self, pfn: u64, end: u64) -> Option<u64> {
+        let end = end.min(self.len);
+        let mut pfn = pfn;
+        while pfn < end {
+            let base = pfn - pfn % 64;
+            let bits = self.word(base) >> (pfn - base);
+            if bits != 0 {
+                let found = pfn + bits.trailing_zeros() as u64;
+                return (found < end).then_some(found);
+            }
+            pfn = base + 64;
+        }
+        None
+    }
+
+    /// Iterate the set bits of `[start, end)` in ascending order.
+    pub fn iter_set(&self, start: u64, end: u64) -> SetBits<'_> {
+        SetBits { bitmap: self, next: start, end: end.min(self.len) }
+    }
+
+    /// Clear every bit at or beyond `len` in the last byte, so the on-disk bytes never
+    /// claim pfns past max_mapnr (makedumpfile leaves them 0).
+    fn clear_tail(&mut self) {
+        let rem = self.len % 8;
+        if rem != 0 {
+            if let Some(last) = self.bytes.last_mut() {
+                *last &= (1u8 << rem) - 1;
+            }
+        }
+    }
+}
+
+/// Iterator over the set bits of a range of a [`Bitmap`].
+pub struct SetBits<'a> {
+    bitmap: &'a Bitmap,
+    next: u64,
+    end: u64,
+}
+
+impl Iterator for SetBits<'_> {
+    type Item = u64;
+
+    fn next(&mut self) -> Option<u64> {
+        let found = self.bitmap.next_set(self.next, self.end)?;
+        self.next = found + 1;
+        Some(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bit_order_is_lsb_first() {
+        let mut b = Bitmap::new(16);
+        b.set(0);
+        b.set(9);
+        assert_eq!(b.as_bytes(), &[0x01, 0x02]);
+    }
+
+    #[test]
+    fn fill_range_matches_bit_by_bit() {
+        for (start, end) in [(0, 0), (3, 5), (3, 70), (8, 64), (0, 100), (61, 99), (95, 200)] {
+            let mut fast = Bitmap::new(100);
+            fast.fill_range(start, end, true);
+            let mut slow = Bitmap::new(100);
+            for p in start..end.min(100) {
+                slow.set(p);
+            }
+            assert_eq!(fast, slow, "range {start}..{end}");
+            fast.fill_range(start + 1, end, false);
+            for p in start + 1..end.min(100) {
+                slow.clear(p);
+            }
+            assert_eq!(fast, slow, "clear {start}..{end}");
+        }
+    }
+
+    #[test]
+    fn counting_and_iteration_agree() {
+        let mut b = Bitmap::new(1000);
+        for p in (0..1000).filter(|p| p % 7 == 0 || p % 13 == 1) {
+            b.set(p);
+        }
+        for (s, e) in [(0, 1000), (5, 77), (64, 128), (63, 65), (999, 1000), (500, 400)] {
+            let listed: Vec<u64> = b.iter_set(s, e).collect();
+            let expected: Vec<u64> = (s..e).filter(|&p| b.get(p)).collect();
+            assert_eq!(listed, expected);
+            assert_eq!(b.count_ones_in(s, e), expected.len() as u64);
+        }
+    }
+
+    #[test]
+    fn from_bytes_clears_bits_past_len() {
+        let b = Bitmap::from_bytes(&[0xff, 0xff], 12);
+        assert_eq!(b.as_bytes(), &[0xff, 0x0f]);
+        assert_eq!(b.count_ones(), 12);
+        assert!(!b.get(12));
+    }
+}

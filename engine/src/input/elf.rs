@@ -1,0 +1,377 @@
+//! ELF64 `/proc/vmcore` input.
+//!
+//! What makedumpfile relies on, and we too: one PT_NOTE holding an `NT_PRSTATUS` note per
+//! CPU plus the `VMCOREINFO` note, and PT_LOADs mapping physical ranges to file offsets,
+//! one of which (the kernel text mapping) overlaps RAM. Unlike makedumpfile we honour
+//! `e_phoff` (QEMU puts the program headers at 192, makedumpfile assumes 64) and
+//! `PN_XNUM`. Every offset and size is validated against the file size at open, so a
+//! truncated or hostile core gives an error naming the segment, never a SIGBUS.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::window::{SharedFile, WindowReader};
+use super::{PageReader, PhysicalMemory};
+use crate::error::{Error, ErrorKind, Result};
+use crate::vmcoreinfo::VmcoreInfo;
+
+const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
+const ELFCLASS64: u8 = 2;
+const ELFDATA2LSB: u8 = 1;
+const EHDR64_SIZE: usize = 64;
+const PHDR64_SIZE: usize = 56;
+const SHDR64_SIZE: usize = 64;
+const PN_XNUM: u16 = 0xffff;
+const PT_LOAD: u32 = 1;
+const PT_NOTE: u32 = 4;
+const NT_PRSTATUS: u32 = 1;
+/// Physical addresses above 2^52 do not exist on any architecture Linux supports
+/// (x86_64 MAX_PHYSMEM_BITS is 52 with 5-level paging); larger ones are corruption.
+const MAX_PHYSICAL_ADDRESS: u64 = 1 << 52;
+
+/// One PT_LOAD, as makedumpfile's `pt_load_segment`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PtLoad {
+    /// `p_paddr`.
+    pub phys_start: u64,
+    /// `p_paddr + p_memsz`.
+    pub phys_end: u64,
+    /// `p_vaddr`.
+    pub virt_start: u64,
+    /// `p_offset`.
+    pub file_offset: u64,
+    /// `p_filesz`: bytes present in the file; the rest up to `phys_end` reads as zero.
+    pub file_size: u64,
+}
+
+/// The notes of the PT_NOTE segment, copied verbatim into the dump's sub header area.
+#[derive(Debug, Clone, Default)]
+pub struct ElfNotes {
+    /// The whole PT_NOTE payload.
+    pub data: Vec<u8>,
+    /// Number of `CORE`/`NT_PRSTATUS` notes (the header's nr_cpus).
+    pub nr_cpus: u32,
+    /// Offset and size of the VMCOREINFO note's descriptor inside `data`.
+    pub vmcoreinfo: Option<(usize, usize)>,
+}
+
+impl ElfNotes {
+    /// Walk the notes as makedumpfile's `get_pt_note_info`: namesz/descsz/type headers,
+    /// name and descriptor each padded to 4 bytes.
+    pub fn parse(data: Vec<u8>, name: &str) -> Result<Self> {
+        let mut notes = ElfNotes { data, nr_cpus: 0, vmcoreinfo: None };
+        let mut offset = 0usize;
+        let data = &notes.data;
+        while offset + 12 <= data.len() {
+            let namesz = read_u32(data, offset) as usize;
+            let descsz = read_u32(data, offset + 4) as usize;
+            let n_type = read_u32(data, offset + 8);
+            let name_start = offset + 12;
+            let desc_start = name_start.checked_add(namesz.next_multiple_of(4));
+            let next = desc_start.and_then(|d| d.checked_add(descsz.next_multiple_of(4)));
+            let (Some(desc_start), Some(next)) = (desc_start, next) else { break };
+            if desc_start + descsz > data.len() {
+                return Err(Error::invalid(format!(
+                    "{name}: ELF note at offset {offset:#x} of PT_NOTE has descsz {descsz}, beyond the segment ({} bytes)",
+                    data.len()
+                )));
+            }
+            let note_name = &data[name_start..name_start + namesz];
+            let note_name = note_name.split(|&b| b == 0).next().unwrap_or(&[]);
+            match (note_name, n_type) {
+                (b"CORE", NT_PRSTATUS) => notes.nr_cpus += 1,
+                (b"VMCOREINFO", 0) => notes.vmcoreinfo = Some((desc_start, descsz)),
+                _ => {}
+            }
+            offset = next;
+        }
+        Ok(notes)
+    }
+
+    /// The VMCOREINFO text, if the notes carry it.
+    pub fn vmcoreinfo_bytes(&self) -> Option<&[u8]> {
+        let (start, len) = self.vmcoreinfo?;
+        self.data.get(start..start + len)
+    }
+}
+
+/// An opened ELF vmcore.
+pub struct ElfVmcore {
+    shared: Arc<SharedFile>,
+    loads: Vec<PtLoad>,
+    notes: ElfNotes,
+    vmcoreinfo: Option<VmcoreInfo>,
+    page_size: u64,
+    max_mapnr: u64,
+    use_mmap: bool,
+}
+
+impl std::fmt::Debug for ElfVmcore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ElfVmcore").field("name", &self.shared.name).field("loads", &self.loads).finish()
+    }
+}
+
+/// Whether the first bytes of a file are an ELF header.
+pub fn is_elf(head: &[u8]) -> bool {
+    head.starts_with(ELF_MAGIC)
+}
+
+impl ElfVmcore {
+    /// Open and validate an ELF64 little-endian core.
+    pub fn open(path: &Path, use_mmap: bool) -> Result<Self> {
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(|e| Error::io(ErrorKind::Read, format!("Can't open the dump memory({name})"), e))?;
+        let size = file
+            .metadata()
+            .map_err(|e| Error::io(ErrorKind::Read, format!("Can't stat the dump memory({name})"), e))?
+            .len();
+        let shared = Arc::new(SharedFile { file, name: name.clone(), size });
+        let mut reader = WindowReader::new(shared.clone(), false);
+
+        let mut ehdr = [0u8; EHDR64_SIZE];
+        if size < EHDR64_SIZE as u64 {
+            return Err(Error::invalid(format!("{name}: not an ELF vmcore (only {size} bytes)")));
+        }
+        reader.read_at(0, &mut ehdr)?;
+        if !is_elf(&ehdr) {
+            return Err(Error::invalid(format!("{name}: not an ELF vmcore (bad ELF magic)")));
+        }
+        if ehdr[4] != ELFCLASS64 {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("{name}: e_ident[EI_CLASS] is {}, only ELF64 vmcores are supported", ehdr[4]),
+            ));
+        }
+        if ehdr[5] != ELFDATA2LSB {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("{name}: e_ident[EI_DATA] is {}, only little-endian vmcores are supported", ehdr[5]),
+            ));
+        }
+        let e_phoff = read_u64(&ehdr, 32);
+        let e_shoff = read_u64(&ehdr, 40);
+        let e_phentsize = read_u16(&ehdr, 54);
+        let mut e_phnum = read_u16(&ehdr, 56) as u64;
+        if e_phentsize as usize != PHDR64_SIZE {
+            return Err(Error::invalid(format!("{name}: e_phentsize is {e_phentsize}, expected {PHDR64_SIZE}")));
+        }
+        if e_phnum == PN_XNUM as u64 {
+            // More than 65534 program headers: the real count is section header 0's sh_info.
+            let mut shdr = [0u8; SHDR64_SIZE];
+            reader.read_at(e_shoff, &mut shdr).map_err(|e| e.context("e_shoff (PN_XNUM)"))?;
+            e_phnum = read_u32(&shdr, 44) as u64;
+        }
+        let ph_bytes = e_phnum * PHDR64_SIZE as u64;
+        if e_phoff.checked_add(ph_bytes).is_none_or(|end| end > size) {
+            return Err(Error::invalid(format!(
+                "{name}: program headers (e_phoff {e_phoff:#x}, e_phnum {e_phnum}) extend beyond the file ({size} bytes)"
+            )));
+        }
+        let mut phdrs = vec![0u8; ph_bytes as usize];
+        reader.read_at(e_phoff, &mut phdrs)?;
+
+        let mut loads = Vec::new();
+        let mut note_data = Vec::new();
+        for (index, ph) in phdrs.chunks_exact(PHDR64_SIZE).enumerate() {
+            let p_type = read_u32(ph, 0);
+            let p_offset = read_u64(ph, 8);
+            let p_vaddr = read_u64(ph, 16);
+            let p_paddr = read_u64(ph, 24);
+            let p_filesz = read_u64(ph, 32);
+            let p_memsz = read_u64(ph, 40);
+            let in_file = p_offset.checked_add(p_filesz).is_some_and(|end| end <= size);
+            match p_type {
+                PT_NOTE => {
+                    if !in_file {
+                        return Err(Error::invalid(format!(
+                            "{name}: PT_NOTE (program header {index}) at offset {p_offset:#x} size {p_filesz:#x} extends beyond the file ({size} bytes): the vmcore is truncated"
+                        )));
+                    }
+                    let mut segment = vec![0u8; p_filesz as usize];
+                    reader.read_at(p_offset, &mut segment)?;
+                    note_data.extend_from_slice(&segment);
+                }
+                PT_LOAD => {
+                    if !in_file {
+                        return Err(Error::invalid(format!(
+                            "{name}: PT_LOAD (program header {index}, paddr {p_paddr:#x}) at offset {p_offset:#x} size {p_filesz:#x} extends beyond the file ({size} bytes): the vmcore is truncated"
+                        )));
+                    }
+                    let phys_end = p_paddr.checked_add(p_memsz).filter(|&end| end <= MAX_PHYSICAL_ADDRESS);
+                    let Some(phys_end) = phys_end else {
+                        return Err(Error::invalid(format!(
+                            "{name}: PT_LOAD (program header {index}) p_paddr {p_paddr:#x} + p_memsz {p_memsz:#x} is beyond any physical address"
+                        )));
+                    };
+                    if p_filesz > p_memsz {
+                        return Err(Error::invalid(format!(
+                            "{name}: PT_LOAD (program header {index}) p_filesz {p_filesz:#x} is larger than p_memsz {p_memsz:#x}"
+                        )));
+                    }
+                    loads.push(PtLoad {
+                        phys_start: p_paddr,
+                        phys_end,
+                        virt_start: p_vaddr,
+                        file_offset: p_offset,
+                        file_size: p_filesz,
+                    });
+                }
+                _ => {}
+            }
+        }
+        if loads.is_empty() {
+            return Err(Error::invalid(format!("{name}: Can't get the number of PT_LOAD (no PT_LOAD program header)")));
+        }
+        let notes = ElfNotes::parse(note_data, &name)?;
+        let vmcoreinfo = notes.vmcoreinfo_bytes().map(VmcoreInfo::parse);
+        let page_size = match &vmcoreinfo {
+            Some(info) => info.page_size().map_err(|e| e.context(&name))?.unwrap_or(4096),
+            None => 4096,
+        };
+        let max_paddr = loads.iter().map(|l| l.phys_end).max().unwrap_or(0);
+        let max_mapnr = max_paddr.div_ceil(page_size);
+        Ok(ElfVmcore { shared, loads, notes, vmcoreinfo, page_size, max_mapnr, use_mmap })
+    }
+
+    /// The file name as given.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The PT_LOADs in program-header order.
+    pub fn loads(&self) -> &[PtLoad] {
+        &self.loads
+    }
+
+    /// The PT_NOTE contents.
+    pub fn notes(&self) -> &ElfNotes {
+        &self.notes
+    }
+
+    /// VMCOREINFO from the notes, if present.
+    pub fn vmcoreinfo(&self) -> Option<&VmcoreInfo> {
+        self.vmcoreinfo.as_ref()
+    }
+
+    /// A concrete reader (the trait object form is [`PhysicalMemory::reader`]).
+    pub fn elf_reader(&self) -> ElfReader<'_> {
+        ElfReader { vmcore: self, window: WindowReader::new(self.shared.clone(), self.use_mmap) }
+    }
+
+    /// Index of the segment holding `paddr`, or of the closest one starting within
+    /// `distance` bytes after it (makedumpfile `closest_pt_load`, including its choice of
+    /// the first match in program-header order when segments overlap).
+    fn closest_load(&self, paddr: u64, distance: u64) -> Option<usize> {
+        let mut best = None;
+        let mut best_distance = distance;
+        for (i, load) in self.loads.iter().enumerate() {
+            if paddr >= load.phys_end {
+                continue;
+            }
+            if paddr >= load.phys_start {
+                return Some(i);
+            }
+            if best_distance > load.phys_start - paddr {
+                best_distance = load.phys_start - paddr;
+                best = Some(i);
+            }
+        }
+        best
+    }
+}
+
+impl PhysicalMemory for ElfVmcore {
+    fn page_size(&self) -> u64 {
+        self.page_size
+    }
+
+    fn max_mapnr(&self) -> u64 {
+        self.max_mapnr
+    }
+
+    fn has_page(&self, pfn: u64) -> bool {
+        let paddr = pfn * self.page_size;
+        self.loads.iter().any(|l| paddr >= l.phys_start && paddr < l.phys_start + l.file_size)
+    }
+
+    fn reader(&self) -> Result<Box<dyn PageReader + '_>> {
+        Ok(Box::new(self.elf_reader()))
+    }
+}
+
+/// One thread's reader over an [`ElfVmcore`].
+pub struct ElfReader<'a> {
+    vmcore: &'a ElfVmcore,
+    window: WindowReader,
+}
+
+impl ElfReader<'_> {
+    /// Fill `buf` from `paddr` as makedumpfile's `readpage_elf`: gaps before a segment
+    /// and bytes past `p_filesz` read as zero; nothing at all is an error.
+    fn read_range(&mut self, mut paddr: u64, buf: &mut [u8], allow_holes: bool) -> Result<()> {
+        let start = paddr;
+        let mut pos = 0usize;
+        while pos < buf.len() {
+            let remaining = (buf.len() - pos) as u64;
+            let Some(index) = self.vmcore.closest_load(paddr, remaining) else { break };
+            let load = self.vmcore.loads[index];
+            if load.phys_start > paddr {
+                if !allow_holes {
+                    break;
+                }
+                let gap = (load.phys_start - paddr) as usize;
+                buf[pos..pos + gap].fill(0);
+                pos += gap;
+                paddr = load.phys_start;
+            }
+            let into = paddr - load.phys_start;
+            if load.file_size > into {
+                let n = (load.file_size - into).min((buf.len() - pos) as u64) as usize;
+                self.window.read_at(load.file_offset + into, &mut buf[pos..pos + n])?;
+                pos += n;
+                paddr += n as u64;
+            }
+            if pos < buf.len() {
+                let n = (load.phys_end - paddr).min((buf.len() - pos) as u64) as usize;
+                buf[pos..pos + n].fill(0);
+                pos += n;
+                paddr += n as u64;
+            }
+        }
+        if pos == 0 || (!allow_holes && pos < buf.len()) {
+            return Err(Error::invalid(format!(
+                "{}: Attempt to read non-existent page at {:#x}",
+                self.vmcore.shared.name,
+                start + pos as u64
+            )));
+        }
+        buf[pos..].fill(0);
+        Ok(())
+    }
+}
+
+impl PageReader for ElfReader<'_> {
+    fn read_page(&mut self, pfn: u64, buf: &mut [u8]) -> Result<()> {
+        debug_assert_eq!(buf.len() as u64, self.vmcore.page_size);
+        let paddr = pfn.checked_mul(self.vmcore.page_size).ok_or_else(|| Error::invalid(format!("pfn {pfn:#x} overflows")))?;
+        self.read_range(paddr, buf, true)
+    }
+
+    fn read_phys(&mut self, paddr: u64, buf: &mut [u8]) -> Result<()> {
+        self.read_range(paddr, buf, false)
+    }
+}
+
+pub(crate) fn read_u16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+pub(crate) fn read_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+pub(crate) fn read_u64(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}

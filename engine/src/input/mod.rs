@@ -1,0 +1,37 @@
+//! Inputs: where page contents come from.
+//!
+//! [`PhysicalMemory`] is the one interface the rest of the engine reads through:
+//! the filter walks page tables and `struct page` arrays with it, and each pipeline worker
+//! opens its own [`PageReader`] so that producers never share a read cursor or an mmap
+//! window.
+
+pub mod elf;
+pub mod window;
+
+use crate::error::Result;
+
+/// A read-only view of the crashed machine's physical memory.
+pub trait PhysicalMemory: Sync {
+    /// Page size of the dumped kernel (block size of the output).
+    fn page_size(&self) -> u64;
+
+    /// Number of pfns covered (highest RAM pfn + 1): `max_mapnr`.
+    fn max_mapnr(&self) -> u64;
+
+    /// Whether `pfn` has backing data in the input (makedumpfile `is_in_segs`).
+    fn has_page(&self, pfn: u64) -> bool;
+
+    /// A reader with its own buffers/window, for one thread.
+    fn reader(&self) -> Result<Box<dyn PageReader + '_>>;
+}
+
+/// One thread's read handle on a [`PhysicalMemory`].
+pub trait PageReader: Send {
+    /// Read the whole page `pfn` into `buf` (`buf.len()` == page size). Bytes of the page
+    /// that the input does not hold (beyond a PT_LOAD's `p_filesz`) read as zero.
+    fn read_page(&mut self, pfn: u64, buf: &mut [u8]) -> Result<()>;
+
+    /// Read `buf.len()` bytes at physical address `paddr`; may cross pages. Holes are
+    /// an error naming the address (page-table walks must not silently read zeros).
+    fn read_phys(&mut self, paddr: u64, buf: &mut [u8]) -> Result<()>;
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Install everything the real-vmcore harness needs (idempotent).
+#
+#   scripts/install-deps.sh [--with-dbg]
+#
+# - Debian packages (apt-get update only when something is missing, so reruns are offline-fast).
+# - A venv at $CACHE/venv with PyPI drgn (0.3.0 wheel: bundled libkdumpfile with zlib/lzo/snappy/
+#   zstd and flattened support; Debian's python3-drgn 0.0.22 cannot read flattened files).
+# - --with-dbg: the 283 MB linux-image-<abi>-cloud-amd64-dbg deb, of which only the vmlinux is
+#   kept (crash needs DWARF; readers-and-tools.md §1.1). Off by default because of its size.
+# Ends by running every tool once, so a broken install fails here and not in a test.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+WITH_DBG=0
+for arg in "$@"; do
+    case $arg in
+        --with-dbg) WITH_DBG=1 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        *) die "unknown argument: $arg" ;;
+    esac
+done
+
+PKGS=(qemu-system-x86 busybox-static cpio kexec-tools e2fsprogs makedumpfile crash
+      python3-libkdumpfile hyperfine xz-utils time gcc libc6-dev python3-venv)
+
+pkg_installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'
+}
+
+missing=()
+for p in "${PKGS[@]}"; do
+    pkg_installed "$p" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    need_root
+    need_cmd apt-get "this harness targets Debian 12"
+    log "installing: ${missing[*]}"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+else
+    log "all Debian packages present"
+fi
+
+# venv + drgn. Prefer Debian's python (3.11, which the cp311 wheel targets); fall back to
+# whatever python3.11 is on PATH (e.g. pyenv) if Debian's cannot make a venv.
+mkdir -p "$CACHE"
+if ! "$DRGN_PYTHON" -c 'import drgn' 2>/dev/null; then
+    rm -rf "$CACHE/venv"
+    made=0
+    for py in /usr/bin/python3 "$(command -v python3.11 || true)"; do
+        [[ -n "$py" && -x "$py" ]] || continue
+        if "$py" -m venv "$CACHE/venv"; then made=1; break; fi
+        rm -rf "$CACHE/venv"
+    done
+    ((made)) || die "could not create a venv at $CACHE/venv (is python3-venv installed?)"
+    log "pip install drgn into $CACHE/venv"
+    "$CACHE/venv/bin/pip" install --quiet --upgrade pip
+    "$CACHE/venv/bin/pip" install --quiet drgn
+fi
+
+if ((WITH_DBG)); then
+    need_root
+    dbgpkg=linux-image-$KERNEL_ABI-cloud-amd64-dbg
+    vmlinux=$CACHE/kernels/dbg/vmlinux-$KERNEL_ABI-cloud-amd64
+    if [[ ! -s $vmlinux ]]; then
+        mkdir -p "$CACHE/debs" "$CACHE/kernels/dbg"
+        deb=$(ls "$CACHE/debs/${dbgpkg}_"*.deb 2>/dev/null | head -n1 || true)
+        if [[ -z $deb ]]; then
+            log "downloading $dbgpkg (283 MB)"
+            (cd "$CACHE/debs" && apt-get download "$dbgpkg")
+            deb=$(ls "$CACHE/debs/${dbgpkg}_"*.deb | head -n1)
+        fi
+        # Extract only the vmlinux (590 MB unpacked) rather than the whole -dbg tree.
+        tmp=$(mktemp -d "$CACHE/kernels/dbg/x.XXXXXX")
+        dpkg-deb --fsys-tarfile "$deb" |
+            tar -x -C "$tmp" "./usr/lib/debug/boot/vmlinux-$KERNEL_ABI-cloud-amd64"
+        mv "$tmp/usr/lib/debug/boot/vmlinux-$KERNEL_ABI-cloud-amd64" "$vmlinux"
+        rm -rf "$tmp"
+    fi
+    log "debug vmlinux: $vmlinux"
+fi
+
+# Verify that each tool actually runs.
+log "verifying tools"
+need_cmd makedumpfile
+need_cmd crash
+need_cmd qemu-system-x86_64
+need_cmd busybox
+need_cmd cpio
+need_cmd mkfs.ext4
+need_cmd debugfs
+need_cmd gcc
+need_cmd xz
+need_cmd hyperfine
+need_file /usr/bin/time
+need_file /bin/busybox
+# grep the banner instead of trusting the exit status of `-v`.
+(makedumpfile -v 2>&1 || true) | grep -m1 'makedumpfile: version' >&2 || die "makedumpfile -v failed"
+(crash --version 2>&1 || true) | grep -m1 '^crash ' >&2 || die "crash --version failed"
+qemu-system-x86_64 --version | head -n1 >&2 || die "qemu-system-x86_64 --version failed"
+"$DEBIAN_PYTHON" -c 'import kdumpfile; print("python3-libkdumpfile OK:", kdumpfile.__file__)' >&2 ||
+    die "Debian python cannot import kdumpfile (python3-libkdumpfile)"
+"$DRGN_PYTHON" -c 'import drgn; print("drgn", drgn.__version__, "with libkdumpfile:", drgn._with_libkdumpfile)' >&2 ||
+    die "drgn not importable from $DRGN_PYTHON"
+"$DRGN_PYTHON" -c 'import drgn, sys; sys.exit(0 if drgn._with_libkdumpfile else 1)' ||
+    die "drgn in $CACHE/venv was built without libkdumpfile; cannot read kdump files"
+log "dependencies OK (cache: $CACHE)"

@@ -1,0 +1,364 @@
+#!/usr/bin/env bash
+# Make a REAL /proc/vmcore: boot a Debian kernel under QEMU (TCG), build a workload, arm a
+# capture kernel with kexec_file_load, panic, and save /proc/vmcore from the capture kernel.
+# Recipe and pitfalls: /work/shared/docs/real-vmcore.md.
+#
+# Usage:
+#   scripts/make-vmcore.sh [--profile cloud-1g|generic-2g] [--force]
+#       Default ("copy") mode. The capture kernel dd's /proc/vmcore to a raw disk; the host
+#       cuts the disk image to the printed size. Result (ELF64 core):
+#         $CACHE/vmcores/<profile>/vmcore   (+ info.txt, serial.log)
+#       Cached: if the vmcore exists and --force is not given, only its path is printed.
+#
+#   scripts/make-vmcore.sh [--profile P] --collector BIN [--collector-args "ARGS"]
+#       Collector mode: BIN (static, or dynamic: the libraries ldd lists are copied too) is
+#       installed as /bin/collector in the capture initramfs and run against /proc/vmcore,
+#       inside the capture kernel (~190 MB free, as in production), with its output on an
+#       ext4 disk mounted at /out. ARGS is shell text:
+#         - "{vmcore}" is replaced by /proc/vmcore and "{out}" by /out;
+#         - if ARGS then mentions /proc/vmcore it is a full command tail and is run as
+#               collector ARGS            (pipes allowed, e.g.
+#               --collector-args '-F -c -d 31 /proc/vmcore | cat > /out/dump')
+#           (the script runs with `set -o pipefail`, so a failing collector in a pipe counts);
+#         - otherwise the command is   collector ARGS /proc/vmcore /out/dump
+#       It runs under GNU time -v (max RSS, elapsed). Every regular file in /out is extracted
+#       with debugfs into $CACHE/collector-out/<profile>/, together with collector.log,
+#       time.txt, result.txt (exit code, max RSS, elapsed) and serial.log.
+#       Never cached. Exit status is non-zero if the collector failed.
+#       Example (Debian's makedumpfile, dynamically linked):
+#         scripts/make-vmcore.sh --collector /usr/bin/makedumpfile \
+#             --collector-args '-l --message-level 7 -d 31'
+#
+# The last line of stdout is always the result path (vmcore file or collector-out dir).
+# Environment: MAKEDUMPFILE_RS_CACHE (cache dir), QEMU_TIMEOUT (seconds, default 900).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+PROFILE=cloud-1g
+FORCE=0
+COLLECTOR=
+COLLECTOR_ARGS=
+COLLECTOR_ARGS_SET=0
+while (($#)); do
+    case $1 in
+        --profile) PROFILE=${2:?--profile needs a value}; shift 2 ;;
+        --profile=*) PROFILE=${1#*=}; shift ;;
+        --force) FORCE=1; shift ;;
+        --collector) COLLECTOR=${2:?--collector needs a path}; shift 2 ;;
+        --collector=*) COLLECTOR=${1#*=}; shift ;;
+        --collector-args) COLLECTOR_ARGS=${2?--collector-args needs a value}; COLLECTOR_ARGS_SET=1; shift 2 ;;
+        --collector-args=*) COLLECTOR_ARGS=${1#*=}; COLLECTOR_ARGS_SET=1; shift ;;
+        -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+        *) die "unknown argument: $1 (see --help)" ;;
+    esac
+done
+if [[ -z $COLLECTOR ]] && ((COLLECTOR_ARGS_SET)); then
+    die "--collector-args needs --collector"
+fi
+
+# --- profiles ------------------------------------------------------------------------------
+# MEMHOGS: one anonymous-memory process per RANDOM:PATTERN:ZERO (MB) triple (guest/memhog.c).
+# DATA_*: files on the data disk, read into the page cache by the first kernel.
+case $PROFILE in
+    cloud-1g)
+        # All virtio drivers are plain .ko modules; ext4 and crc32c are built in.
+        FLAVOUR=cloud-amd64; MEM_MB=1024; SMP=2; CRASHKERNEL=256M
+        DATA_RANDOM_MB=32; DATA_B64_MB=24; DATA_TEXT_MB=16
+        SHM_RANDOM_MB=24; SHM_TEXT_MB=8; SHM_ZERO_MB=8
+        MEMHOGS="48:48:32"
+        ;;
+    generic-2g)
+        # Generic flavour: ext4 (and its crc32c/jbd2/mbcache/crc16 deps) are modules here.
+        # Heavier page cache and shmem, several smaller anonymous processes, more zero pages.
+        FLAVOUR=amd64; MEM_MB=2048; SMP=2; CRASHKERNEL=256M
+        DATA_RANDOM_MB=64; DATA_B64_MB=96; DATA_TEXT_MB=96
+        SHM_RANDOM_MB=48; SHM_TEXT_MB=64; SHM_ZERO_MB=32
+        MEMHOGS="32:64:64 32:64:64 16:128:0 0:0:128"
+        ;;
+    *) die "unknown profile '$PROFILE' (cloud-1g|generic-2g)" ;;
+esac
+KPKG=linux-image-$KERNEL_ABI-$FLAVOUR
+KVER=$KERNEL_ABI-$FLAVOUR
+SETTLE_SECONDS=3
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-900}
+# Capture cmdline from real-vmcore.md; panic=1 so a failing capture kernel ends QEMU
+# (-no-reboot) instead of waiting for the timeout. The kernel appends elfcorehdr= itself.
+CAPTURE_APPEND="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=1"
+
+VMCORE_DIR=$CACHE/vmcores/$PROFILE
+VMCORE=$VMCORE_DIR/vmcore
+if [[ -z $COLLECTOR ]]; then
+    MODE=copy
+    if [[ -s $VMCORE ]] && ((FORCE == 0)); then
+        log "cached vmcore (use --force to regenerate)"
+        echo "$VMCORE"
+        exit 0
+    fi
+else
+    MODE=collector
+    [[ -f $COLLECTOR && -x $COLLECTOR ]] || die "--collector $COLLECTOR is not an executable file"
+    COLLECTOR=$(readlink -f "$COLLECTOR")
+fi
+
+for c in apt-get dpkg dpkg-deb qemu-system-x86_64 cpio gzip mkfs.ext4 debugfs gcc xz timeout \
+         find ldd truncate; do
+    need_cmd "$c"
+done
+need_file /bin/busybox "apt-get install busybox-static"
+file_is_static() { ! ldd "$1" >/dev/null 2>&1; }
+file_is_static /bin/busybox || die "/bin/busybox is not static (install busybox-static)"
+if [[ $MODE == collector ]]; then need_file /usr/bin/time "apt-get install time"; fi
+
+BUILD=$CACHE/build/$PROFILE
+WORK=$BUILD/$MODE
+mkdir -p "$CACHE/debs" "$CACHE/kernels" "$BUILD" "$CACHE/build/bin"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+
+# --- kernel package ------------------------------------------------------------------------
+deb=$(ls "$CACHE/debs/${KPKG}_"*.deb 2>/dev/null | head -n1 || true)
+if [[ -z $deb ]]; then
+    log "apt-get download $KPKG"
+    (cd "$CACHE/debs" && apt-get download "$KPKG") >&2 ||
+        die "apt-get download $KPKG failed (apt-get update? network to deb.debian.org?)"
+    deb=$(ls "$CACHE/debs/${KPKG}_"*.deb | head -n1)
+fi
+KROOT=$CACHE/kernels/$(basename "$deb" .deb)
+if [[ ! -e $KROOT/.extracted ]]; then
+    log "dpkg -x $(basename "$deb")"
+    rm -rf "$KROOT"
+    dpkg -x "$deb" "$KROOT"
+    touch "$KROOT/.extracted"
+fi
+VMLINUZ=$KROOT/boot/vmlinuz-$KVER
+MODDIR=$KROOT/lib/modules/$KVER
+need_file "$VMLINUZ"
+need_file "$MODDIR/modules.builtin"
+
+# --- modules: resolve dependency order from modinfo "depends=" ----------------------------
+# The debs carry no modules.dep (depmod runs at install time) and the host may lack kmod,
+# so read the .modinfo strings ourselves. Some flavours ship .ko.xz: decompress (pitfall).
+declare -A MODFILE=() BUILTIN=() SEEN=()
+while IFS= read -r f; do
+    n=$(basename "$f"); n=${n%.xz}; n=${n%.ko}; MODFILE[${n//-/_}]=$f
+done < <(find "$MODDIR/kernel" -name '*.ko' -o -name '*.ko.xz')
+while IFS= read -r f; do
+    n=$(basename "$f"); n=${n%.ko}; BUILTIN[${n//-/_}]=1
+done <"$MODDIR/modules.builtin"
+ko_cat() { case $1 in *.xz) xz -dc "$1" ;; *) cat "$1" ;; esac; }
+MOD_ORDER=()
+resolve_mod() {
+    local name=${1//-/_} deps d
+    [[ -n ${SEEN[$name]:-} ]] && return 0
+    SEEN[$name]=1
+    [[ -n ${BUILTIN[$name]:-} ]] && return 0
+    [[ -n ${MODFILE[$name]:-} ]] || die "module $name: neither built in nor shipped in $KPKG"
+    deps=$(ko_cat "${MODFILE[$name]}" | tr '\0' '\n' | grep -a -m1 '^depends=' | cut -d= -f2 || true)
+    for d in ${deps//,/ }; do resolve_mod "$d"; done
+    MOD_ORDER+=("$name")
+}
+# virtio_pci + virtio_blk: the disks. qemu_fw_cfg: VMCOREINFO via -device vmcoreinfo.
+# ext4: data and output disks. crc32c: ext4 metadata_csum (a softdep, not in depends=;
+# without it the mount fails with "Cannot load crc32c driver" when crc32c is modular).
+for m in virtio_pci virtio_blk qemu_fw_cfg ext4; do resolve_mod "$m"; done
+if [[ -z ${BUILTIN[crc32c_generic]:-} && -n ${MODFILE[crc32c_generic]:-} ]]; then
+    resolve_mod crc32c_generic
+fi
+log "modules ($KVER): ${MOD_ORDER[*]:-(all built in)}"
+
+# --- static helpers ------------------------------------------------------------------------
+build_static() {  # SRC OUT
+    if [[ ! -x $2 || $1 -nt $2 ]]; then
+        gcc -O2 -static -Wall -Wextra -o "$2.tmp" "$1" || die "gcc -static $1 failed (libc6-dev?)"
+        mv "$2.tmp" "$2"
+    fi
+}
+build_static "$SCRIPTS_DIR/guest/kexec-crash.c" "$CACHE/build/bin/kexec-crash"
+build_static "$SCRIPTS_DIR/guest/memhog.c" "$CACHE/build/bin/memhog"
+
+# copy_with_libs BIN ROOT DEST: a dynamic binary plus every library ldd lists, at the same
+# absolute paths (the ELF interpreter path /lib64/ld-linux-x86-64.so.2 is hard-coded).
+copy_with_libs() {
+    local bin=$1 root=$2 dest=$3 lib
+    install -D -m 0755 "$bin" "$root$dest"
+    file_is_static "$bin" && return 0
+    while IFS= read -r lib; do
+        [[ -e $root$lib ]] || install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
+    done < <(ldd "$bin" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }')
+}
+
+# --- capture initramfs (also the base of the first-kernel image) ---------------------------
+ROOT=$WORK/root
+mkdir -p "$ROOT"/{bin,sbin,etc,proc,sys,dev,lib/modules,usr/bin,tmp}
+install -m 0755 /bin/busybox "$ROOT/bin/busybox"
+# Applet links for every name except busybox itself: a self-link makes /init fail with
+# error -40 (ELOOP) (real-vmcore.md pitfalls).
+for applet in $(/bin/busybox --list); do
+    [[ $applet == busybox ]] && continue
+    ln -sf busybox "$ROOT/bin/$applet"
+done
+for m in "${MOD_ORDER[@]}"; do
+    ko_cat "${MODFILE[$m]}" >"$ROOT/lib/modules/$m.ko"
+done
+install -m 0755 "$SCRIPTS_DIR/guest/init.sh" "$ROOT/init"
+install -m 0755 "$CACHE/build/bin/kexec-crash" "$ROOT/bin/kexec-crash"
+
+COLLECTOR_CMD=
+if [[ $MODE == collector ]]; then
+    copy_with_libs "$COLLECTOR" "$ROOT" /bin/collector
+    copy_with_libs /usr/bin/time "$ROOT" /usr/bin/time
+    args=${COLLECTOR_ARGS//\{vmcore\}//proc/vmcore}
+    args=${args//\{out\}//out}
+    if [[ $args == */proc/vmcore* ]]; then
+        COLLECTOR_CMD="collector $args"
+    else
+        COLLECTOR_CMD="collector $args /proc/vmcore /out/dump"
+    fi
+    # A file, not a variable in the conf: ARGS may hold quotes, pipes and redirections.
+    printf '#!/bin/sh\nset -o pipefail\ncd /out\n%s\n' "$COLLECTOR_CMD" >"$ROOT/etc/collector.sh"
+    log "collector command: $COLLECTOR_CMD"
+fi
+
+cat >"$ROOT/etc/mkvmcore.conf" <<EOF
+MODE=$MODE
+MODULES='${MOD_ORDER[*]}'
+SHM_RANDOM_MB=$SHM_RANDOM_MB
+SHM_TEXT_MB=$SHM_TEXT_MB
+SHM_ZERO_MB=$SHM_ZERO_MB
+MEMHOGS='$MEMHOGS'
+SETTLE_SECONDS=$SETTLE_SECONDS
+CAPTURE_APPEND='$CAPTURE_APPEND'
+EOF
+
+mkcpio() {  # DIR -> gzip'd newc archive on stdout
+    (cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio --null --create --format=newc --quiet) | gzip -6
+}
+mkcpio "$ROOT" >"$WORK/capture.cpio.gz"
+# The first kernel's image = capture image + an appended archive with the kernel, the
+# capture image itself and the workload tool (an image cannot contain itself; the kernel
+# unpacks concatenated cpio archives in order).
+EXTRA=$WORK/extra
+mkdir -p "$EXTRA/bin"
+install -m 0644 "$VMLINUZ" "$EXTRA/vmlinuz"
+install -m 0644 "$WORK/capture.cpio.gz" "$EXTRA/initrd.img"
+install -m 0755 "$CACHE/build/bin/memhog" "$EXTRA/bin/memhog"
+cat "$WORK/capture.cpio.gz" <(mkcpio "$EXTRA") >"$WORK/initrd.gz"
+log "initramfs: capture $(du -h "$WORK/capture.cpio.gz" | cut -f1), first $(du -h "$WORK/initrd.gz" | cut -f1)"
+
+# --- disks ---------------------------------------------------------------------------------
+DATA_IMG=$BUILD/data.img
+if [[ ! -s $DATA_IMG ]]; then
+    log "building data disk ($((DATA_RANDOM_MB + DATA_B64_MB + DATA_TEXT_MB)) MB of files)"
+    d=$BUILD/data.d
+    rm -rf "$d"; mkdir -p "$d"
+    # Three entropy levels: random (raw fallback), base64 (~75% entropy), decimal text.
+    for ((i = 0; i < DATA_RANDOM_MB / 8; i++)); do head -c 8M /dev/urandom >"$d/random.$i"; done
+    head -c $((DATA_B64_MB * 3 / 4))M /dev/urandom | base64 >"$d/b64.txt"
+    seq 1 100000000 | head -c "${DATA_TEXT_MB}M" >"$d/seq.txt" || true  # SIGPIPE on seq
+    total_mb=$(du -sm "$d" | cut -f1)
+    truncate -s 0 "$DATA_IMG.tmp"
+    truncate -s $((total_mb * 5 / 4 + 32))M "$DATA_IMG.tmp"
+    mkfs.ext4 -q -F -L mkvmcore-data -d "$d" "$DATA_IMG.tmp"
+    mv "$DATA_IMG.tmp" "$DATA_IMG"
+    rm -rf "$d"
+fi
+OUT_IMG=$WORK/out.img
+# Sparse; room for the whole core (copy) or an ELF/-d 0 output (collector).
+truncate -s $((MEM_MB + 512))M "$OUT_IMG"
+if [[ $MODE == collector ]]; then
+    mkfs.ext4 -q -F -L mkvmcore-out "$OUT_IMG"
+fi
+
+# --- boot ----------------------------------------------------------------------------------
+if [[ $MODE == copy ]]; then
+    mkdir -p "$VMCORE_DIR"; SERIAL=$VMCORE_DIR/serial.log
+else
+    RESULT_DIR=$CACHE/collector-out/$PROFILE
+    rm -rf "$RESULT_DIR"; mkdir -p "$RESULT_DIR"; SERIAL=$RESULT_DIR/serial.log
+fi
+: >"$SERIAL"
+# -accel tcg: KVM died here with "KVM internal error ... emulation failure" (nested virt).
+# -device vmcoreinfo + qemu_fw_cfg: VMCOREINFO for QEMU-side dumps as well.
+# -no-reboot: poweroff/panic of either kernel ends QEMU.
+QEMU=(qemu-system-x86_64 -accel tcg -smp "$SMP" -m "$MEM_MB" -nodefaults -display none
+      -no-reboot -device vmcoreinfo -serial "file:$SERIAL"
+      -kernel "$VMLINUZ" -initrd "$WORK/initrd.gz"
+      -append "console=ttyS0 crashkernel=$CRASHKERNEL panic=1 quiet"
+      -drive "file=$DATA_IMG,if=virtio,format=raw,readonly=on"
+      -drive "file=$OUT_IMG,if=virtio,format=raw")
+log "booting $KVER ($MEM_MB MB, -smp $SMP, crashkernel=$CRASHKERNEL, mode $MODE); serial: $SERIAL"
+t0=$(date +%s)
+qrc=0
+timeout "$QEMU_TIMEOUT" "${QEMU[@]}" </dev/null >&2 || qrc=$?
+t1=$(date +%s)
+grep -a '^@@MKV' "$SERIAL" | sed 's/^/  guest: /' >&2 || true
+
+failed() {
+    warn "$1"
+    echo "----- tail of $SERIAL -----" >&2
+    tail -n 60 "$SERIAL" >&2
+    exit 1
+}
+((qrc == 124)) && failed "QEMU timed out after ${QEMU_TIMEOUT}s"
+((qrc == 0)) || failed "QEMU exited with status $qrc"
+grep -aq '^@@MKV FAIL' "$SERIAL" && failed "guest reported a failure"
+grep -aq '^@@MKV CAPTURE_KERNEL' "$SERIAL" || failed "capture kernel never started"
+size=$(grep -a -m1 '^@@MKV VMCORE_SIZE' "$SERIAL" | awk '{print $3}' | tr -d '\r')
+[[ $size =~ ^[0-9]+$ ]] || failed "no VMCORE_SIZE in serial log"
+log "QEMU run took $((t1 - t0)) s; /proc/vmcore was $size bytes"
+
+if [[ $MODE == copy ]]; then
+    rc=$(grep -a -m1 '^@@MKV COPY_DONE' "$SERIAL" | sed 's/.*rc=//' | tr -d '\r')
+    [[ $rc == 0 ]] || failed "dd in the capture kernel failed (rc=${rc:-none})"
+    # The disk image is sparse and larger than the core: cut it to the exact size.
+    truncate -s "$size" "$OUT_IMG"
+    [[ $(head -c 4 "$OUT_IMG" | od -An -tx1 | tr -d ' \n') == 7f454c46 ]] ||
+        failed "copied image does not start with the ELF magic"
+    mv "$OUT_IMG" "$VMCORE"
+    {
+        echo "profile:      $PROFILE"
+        echo "kernel:       $KVER ($(basename "$deb"))"
+        echo "guest:        ${MEM_MB} MB, -smp $SMP, crashkernel=$CRASHKERNEL, TCG"
+        echo "workload:     data ${DATA_RANDOM_MB}+${DATA_B64_MB}+${DATA_TEXT_MB} MB (random+b64+text), shm ${SHM_RANDOM_MB}+${SHM_TEXT_MB}+${SHM_ZERO_MB} MB, memhogs $MEMHOGS"
+        echo "size:         $size bytes"
+        echo "created:      $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        echo "qemu seconds: $((t1 - t0))"
+        grep -a -m1 '^@@MKV WORKLOAD_DONE' "$SERIAL" | sed 's/^@@MKV WORKLOAD_DONE/first-kernel meminfo:/' | tr -d '\r'
+        # VMCOREINFO sits in the PT_NOTE segment in the first pages of the core.
+        head -c 65536 "$VMCORE" | tr '\0' '\n' |
+            grep -a -E '^(OSRELEASE|KERNELOFFSET|CRASHTIME|NUMBER\(phys_base\))=' || true
+        if command -v readelf >/dev/null; then readelf -lW "$VMCORE" | sed -n '/Program Headers/,$p'; fi
+    } >"$VMCORE_DIR/info.txt"
+    rm -rf "$WORK"
+    log "vmcore: $VMCORE ($size bytes); info: $VMCORE_DIR/info.txt"
+    echo "$VMCORE"
+    exit 0
+fi
+
+# Collector mode: pull every regular file out of the ext4 output disk.
+crc=$(grep -a -m1 '^@@MKV COLLECTOR_DONE' "$SERIAL" | sed 's/.*rc=//' | tr -d '\r')
+[[ $crc =~ ^[0-9]+$ ]] || failed "collector did not report completion"
+# `ls -p` lines: /ino/mode/uid/gid/name/size/ ; regular files have mode 100xxx.
+while IFS=/ read -r _ _ mode _ _ name _; do
+    [[ $mode == 100* ]] || continue
+    debugfs -R "dump -p /$name $RESULT_DIR/$name" "$OUT_IMG" 2>/dev/null
+    [[ -f $RESULT_DIR/$name ]] || failed "debugfs could not extract /$name"
+done < <(debugfs -R 'ls -p /' "$OUT_IMG" 2>/dev/null)
+maxrss=$(grep -a 'Maximum resident set size' "$RESULT_DIR/time.txt" 2>/dev/null | awk '{print $NF}' || true)
+elapsed=$(grep -a 'Elapsed (wall clock)' "$RESULT_DIR/time.txt" 2>/dev/null | awk '{print $NF}' || true)
+{
+    echo "profile:      $PROFILE ($KVER, ${MEM_MB} MB, crashkernel=$CRASHKERNEL)"
+    echo "collector:    $COLLECTOR"
+    echo "command:      $COLLECTOR_CMD"
+    echo "exit code:    $crc"
+    echo "max RSS kB:   ${maxrss:-unknown}"
+    echo "elapsed:      ${elapsed:-unknown} (inside TCG guest)"
+    echo "vmcore size:  $size"
+    grep -a -m1 '^@@MKV CAPTURE_MEM' "$SERIAL" | sed 's/^@@MKV CAPTURE_MEM/capture meminfo:/' | tr -d '\r'
+    echo "created:      $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+} >"$RESULT_DIR/result.txt"
+cat "$RESULT_DIR/result.txt" >&2
+ls -l "$RESULT_DIR" >&2
+rm -rf "$WORK"
+((crc == 0)) || { warn "collector exited with $crc (see $RESULT_DIR/collector.log)"; echo "$RESULT_DIR"; exit 1; }
+echo "$RESULT_DIR"
