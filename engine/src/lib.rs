@@ -8,6 +8,7 @@
 pub mod bitmap;
 pub mod codec;
 pub mod error;
+pub mod format;
 pub mod input;
 pub mod pipeline;
 pub mod vmcoreinfo;
