@@ -1,1 +1,120 @@
-fn main() {}
+//! `makedumpfile`: a drop-in replacement for makedumpfile, the kdump core collector.
+//!
+//! Thin by design: parse the command line (two stages: `options` = what was typed,
+//! `config` = validated), run one mode, print makedumpfile's messages, and map errors to
+//! its exit codes in one place (`exit_code`).
+
+mod config;
+mod create;
+mod messages;
+mod options;
+mod rebuild;
+mod usage;
+
+use engine::{Error, ErrorKind};
+
+use crate::config::{Config, Mode};
+use crate::messages::Messages;
+
+/// makedumpfile's exit statuses.
+const COMPLETED: i32 = 0;
+const FAILED: i32 = 1;
+/// `-i` VMCOREINFO whose OSRELEASE differs from the vmcore.
+const WRONG_RELEASE: i32 = 2;
+
+fn main() {
+    std::process::exit(run(std::env::args().skip(1).collect()));
+}
+
+fn run(args: Vec<String>) -> i32 {
+    let default_messages = Messages::default();
+    let raw = match options::parse(&args) {
+        Ok(raw) => raw,
+        Err(e) => {
+            eprintln!("makedumpfile: {}", e.0);
+            print_invalid(&default_messages);
+            return finish(&default_messages, FAILED, false);
+        }
+    };
+    let flatten = raw.options.iter().any(|o| o.name == "F");
+    let config = match config::build(&raw) {
+        Ok(config) => config,
+        Err(e) => {
+            let messages = Messages::new(messages::DEFAULT_MSG_LEVEL, flatten);
+            messages.common(&e.message);
+            if e.usage_hint {
+                print_invalid(&messages);
+            }
+            let check_params = raw.options.iter().any(|o| o.name == "check-params");
+            return finish(&messages, FAILED, check_params);
+        }
+    };
+    let messages = Messages::new(config.message_level, config.flatten);
+    match &config.mode {
+        Mode::Help => {
+            messages.common(&usage::usage_text());
+            return COMPLETED;
+        }
+        Mode::Version => {
+            messages.common(&usage::version_text());
+            return COMPLETED;
+        }
+        _ => {}
+    }
+    if config.check_params {
+        // mkdumprd validates a core_collector line this way: options only, no banner.
+        return COMPLETED;
+    }
+    let status = match execute(&config, &messages) {
+        Ok(()) => COMPLETED,
+        Err(e) => {
+            messages.error(&format!("{e}\n"));
+            exit_code(&e)
+        }
+    };
+    finish(&messages, status, false)
+}
+
+fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
+    match &config.mode {
+        Mode::Create { vmcore, dumpfile } => {
+            create::run(config, vmcore, dumpfile.as_deref(), messages)?;
+            if let Some(path) = dumpfile {
+                messages.common(&format!("\nThe dumpfile is saved to {path}.\n"));
+            }
+            Ok(())
+        }
+        Mode::Rebuild { dumpfile } => {
+            rebuild::run(dumpfile, config.force, std::io::stdin().lock(), messages)?;
+            messages.common(&format!("\nThe dumpfile is saved to {dumpfile}.\n"));
+            Ok(())
+        }
+        Mode::Help | Mode::Version => Ok(()),
+    }
+}
+
+/// The one place errors become exit statuses.
+fn exit_code(error: &Error) -> i32 {
+    match error.kind() {
+        ErrorKind::OsReleaseMismatch => WRONG_RELEASE,
+        _ => FAILED,
+    }
+}
+
+fn print_invalid(messages: &Messages) {
+    messages.common("Commandline parameter is invalid.\n");
+    messages.common("Try `makedumpfile --help' for more information.\n");
+}
+
+/// The final banner: blank line, then Completed or Failed (none for --check-params).
+fn finish(messages: &Messages, status: i32, check_params: bool) -> i32 {
+    if !check_params {
+        messages.common("\n");
+        messages.common(if status == COMPLETED {
+            "makedumpfile Completed.\n"
+        } else {
+            "makedumpfile Failed.\n"
+        });
+    }
+    status
+}

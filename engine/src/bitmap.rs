@@ -13,14 +13,22 @@ pub struct Bitmap {
 
 impl std::fmt::Debug for Bitmap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Bitmap {{ len: {}, set: {} }}", self.len, self.count_ones())
+        write!(
+            f,
+            "Bitmap {{ len: {}, set: {} }}",
+            self.len,
+            self.count_ones()
+        )
     }
 }
 
 impl Bitmap {
     /// An empty bitmap of `len` bits.
     pub fn new(len: u64) -> Self {
-        Bitmap { bytes: vec![0; len.div_ceil(8) as usize], len }
+        Bitmap {
+            bytes: vec![0; len.div_ceil(8) as usize],
+            len,
+        }
     }
 
     /// A bitmap over `len` bits taken from raw bytes (extra bytes are ignored, missing
@@ -159,7 +167,11 @@ impl Bitmap {
 
     /// Iterate the set bits of `[start, end)` in ascending order.
     pub fn iter_set(&self, start: u64, end: u64) -> SetBits<'_> {
-        SetBits { bitmap: self, next: start, end: end.min(self.len) }
+        SetBits {
+            bitmap: self,
+            next: start,
+            end: end.min(self.len),
+        }
     }
 
     /// Clear every bit at or beyond `len` in the last byte, so the on-disk bytes never
@@ -205,7 +217,15 @@ mod tests {
 
     #[test]
     fn fill_range_matches_bit_by_bit() {
-        for (start, end) in [(0, 0), (3, 5), (3, 70), (8, 64), (0, 100), (61, 99), (95, 200)] {
+        for (start, end) in [
+            (0, 0),
+            (3, 5),
+            (3, 70),
+            (8, 64),
+            (0, 100),
+            (61, 99),
+            (95, 200),
+        ] {
             let mut fast = Bitmap::new(100);
             fast.fill_range(start, end, true);
             let mut slow = Bitmap::new(100);
@@ -227,7 +247,14 @@ mod tests {
         for p in (0..1000).filter(|p| p % 7 == 0 || p % 13 == 1) {
             b.set(p);
         }
-        for (s, e) in [(0, 1000), (5, 77), (64, 128), (63, 65), (999, 1000), (500, 400)] {
+        for (s, e) in [
+            (0, 1000),
+            (5, 77),
+            (64, 128),
+            (63, 65),
+            (999, 1000),
+            (500, 400),
+        ] {
             let listed: Vec<u64> = b.iter_set(s, e).collect();
             let expected: Vec<u64> = (s..e).filter(|&p| b.get(p)).collect();
             assert_eq!(listed, expected);

@@ -45,7 +45,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An error with a message and no underlying OS error.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), source: None }
+        Error {
+            kind,
+            message: message.into(),
+            source: None,
+        }
     }
 
     /// An error caused by an OS error; ENOSPC and EDQUOT become [`ErrorKind::NoSpace`].
@@ -54,7 +58,11 @@ impl Error {
             Some(libc::ENOSPC) | Some(libc::EDQUOT) => ErrorKind::NoSpace,
             _ => kind,
         };
-        Error { kind, message: message.into(), source: Some(source) }
+        Error {
+            kind,
+            message: message.into(),
+            source: Some(source),
+        }
     }
 
     /// Shorthand for [`ErrorKind::InvalidInput`].
@@ -110,15 +118,28 @@ mod tests {
 
     #[test]
     fn enospc_is_no_space_whatever_the_caller_said() {
-        let e = Error::io(ErrorKind::Write, "write x", io::Error::from_raw_os_error(libc::ENOSPC));
+        let e = Error::io(
+            ErrorKind::Write,
+            "write x",
+            io::Error::from_raw_os_error(libc::ENOSPC),
+        );
         assert_eq!(e.kind(), ErrorKind::NoSpace);
-        let e = Error::io(ErrorKind::Write, "write x", io::Error::from_raw_os_error(libc::EIO));
+        let e = Error::io(
+            ErrorKind::Write,
+            "write x",
+            io::Error::from_raw_os_error(libc::EIO),
+        );
         assert_eq!(e.kind(), ErrorKind::Write);
     }
 
     #[test]
     fn display_includes_context_and_os_error() {
-        let e = Error::io(ErrorKind::Read, "read y", io::Error::from_raw_os_error(libc::EIO)).context("vmcore");
+        let e = Error::io(
+            ErrorKind::Read,
+            "read y",
+            io::Error::from_raw_os_error(libc::EIO),
+        )
+        .context("vmcore");
         let text = e.to_string();
         assert!(text.starts_with("vmcore: read y. "), "{text}");
     }

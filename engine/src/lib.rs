@@ -7,10 +7,12 @@
 
 pub mod bitmap;
 pub mod codec;
+pub mod dump;
 pub mod error;
 pub mod format;
 pub mod input;
 pub mod pipeline;
+pub mod synthetic;
 pub mod vmcoreinfo;
 
 pub use error::{Error, ErrorKind, Result};

@@ -24,12 +24,19 @@ impl VmcoreInfo {
         let mut entries = HashMap::new();
         let text_end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
         for line in raw[..text_end].split(|&b| b == b'\n') {
-            let Ok(line) = std::str::from_utf8(line) else { continue };
+            let Ok(line) = std::str::from_utf8(line) else {
+                continue;
+            };
             if let Some((key, value)) = line.split_once('=') {
-                entries.entry(key.to_string()).or_insert_with(|| value.to_string());
+                entries
+                    .entry(key.to_string())
+                    .or_insert_with(|| value.to_string());
             }
         }
-        VmcoreInfo { raw: raw.to_vec(), entries }
+        VmcoreInfo {
+            raw: raw.to_vec(),
+            entries,
+        }
     }
 
     /// The raw bytes as given (written verbatim by `-g`, compared by tests).
@@ -50,10 +57,14 @@ impl VmcoreInfo {
     /// `PAGESIZE=`, checked to be a power of two between 4 KiB and 64 KiB (the range
     /// Linux supports and readers accept).
     pub fn page_size(&self) -> Result<Option<u64>> {
-        let Some(text) = self.get("PAGESIZE") else { return Ok(None) };
+        let Some(text) = self.get("PAGESIZE") else {
+            return Ok(None);
+        };
         match text.trim().parse::<u64>() {
             Ok(size) if size.is_power_of_two() && (4096..=65536).contains(&size) => Ok(Some(size)),
-            _ => Err(Error::invalid(format!("VMCOREINFO: PAGESIZE={text} is not a supported page size"))),
+            _ => Err(Error::invalid(format!(
+                "VMCOREINFO: PAGESIZE={text} is not a supported page size"
+            ))),
         }
     }
 
@@ -99,7 +110,10 @@ impl VmcoreInfo {
 
 fn parse_hex(text: &str) -> Option<u64> {
     let text = text.trim();
-    let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
+    let digits = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .unwrap_or(text);
     u64::from_str_radix(digits, 16).ok()
 }
 
@@ -113,9 +127,16 @@ fn parse_long(text: &str) -> Option<i64> {
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    let digits = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")).unwrap_or(digits);
+    let digits = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+        .unwrap_or(digits);
     let value = u64::from_str_radix(digits, 16).ok()? as i64;
-    Some(if negative { value.wrapping_neg() } else { value })
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 #[cfg(test)]
@@ -150,7 +171,8 @@ CRASHTIME=1764300000\nKERNELOFFSET=18600000\nOSRELEASE=ignored\n\0\0\0";
 
     #[test]
     fn garbage_lines_do_not_hide_good_ones() {
-        let info = VmcoreInfo::parse(b"\xff\xfe=\x01\nno equals sign\nSIZE(page)=zz\nOSRELEASE=x\n");
+        let info =
+            VmcoreInfo::parse(b"\xff\xfe=\x01\nno equals sign\nSIZE(page)=zz\nOSRELEASE=x\n");
         assert_eq!(info.osrelease(), Some("x"));
         assert_eq!(info.size("page"), None);
     }

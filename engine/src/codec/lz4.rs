@@ -37,7 +37,10 @@ impl PageCodec for Lz4Codec {
         let n = lz4_flex::block::decompress_into(data, out)
             .map_err(|e| Error::invalid(format!("lz4 page does not decode: {e}")))?;
         if n != out.len() {
-            return Err(Error::invalid(format!("lz4 page decodes to {n} bytes, expected {}", out.len())));
+            return Err(Error::invalid(format!(
+                "lz4 page decodes to {n} bytes, expected {}",
+                out.len()
+            )));
         }
         Ok(())
     }

@@ -35,6 +35,7 @@ impl PageCodec for LzoCodec {
     fn decompress(&mut self, data: &[u8], out: &mut [u8]) -> Result<()> {
         // lzo1x::decompress requires the exact output length, like crash's check that
         // lzo1x_decompress_safe produced a whole page.
-        lzo1x::decompress(data, out).map_err(|e| Error::invalid(format!("lzo page does not decode: {e:?}")))
+        lzo1x::decompress(data, out)
+            .map_err(|e| Error::invalid(format!("lzo page does not decode: {e:?}")))
     }
 }

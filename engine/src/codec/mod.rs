@@ -139,13 +139,20 @@ pub enum StoredPage {
 
 /// Apply makedumpfile's rule to one page: try the codec into a buffer one byte shorter
 /// than the page, fall back to raw. `scratch` must be at least `page.len() - 1` long.
-pub fn store_page(codec: Option<&mut (dyn PageCodec + '_)>, page: &[u8], scratch: &mut [u8]) -> StoredPage {
+pub fn store_page(
+    codec: Option<&mut (dyn PageCodec + '_)>,
+    page: &[u8],
+    scratch: &mut [u8],
+) -> StoredPage {
     let Some(codec) = codec else {
         return StoredPage::Raw;
     };
     let limit = page.len().saturating_sub(1).min(scratch.len());
     match codec.compress(page, &mut scratch[..limit]) {
-        Some(len) if len < page.len() => StoredPage::Compressed { len, flag: codec.compression().flag() },
+        Some(len) if len < page.len() => StoredPage::Compressed {
+            len,
+            flag: codec.compression().flag(),
+        },
         _ => StoredPage::Raw,
     }
 }
@@ -156,7 +163,10 @@ mod tests {
 
     /// A page that compresses well, one that does not, and a mixed one.
     fn sample_pages() -> Vec<Vec<u8>> {
-        let mut pages = vec![vec![0u8; 4096], (0..4096u32).map(|i| (i % 251) as u8).collect()];
+        let mut pages = vec![
+            vec![0u8; 4096],
+            (0..4096u32).map(|i| (i % 251) as u8).collect(),
+        ];
         // xorshift noise: incompressible
         let mut x = 0x2545_f491_4f6c_dd1du64;
         pages.push(
@@ -178,7 +188,9 @@ mod tests {
     #[test]
     fn every_codec_round_trips_or_falls_back_to_raw() {
         for compression in Compression::ALL {
-            let Some(mut codec) = compression.new_codec().unwrap() else { continue };
+            let Some(mut codec) = compression.new_codec().unwrap() else {
+                continue;
+            };
             let mut scratch = vec![0u8; 4096];
             for (i, page) in sample_pages().iter().enumerate() {
                 match store_page(Some(codec.as_mut()), page, &mut scratch) {
@@ -189,7 +201,9 @@ mod tests {
                         codec.decompress(&scratch[..len], &mut back).unwrap();
                         assert_eq!(&back, page, "{} page {i}", compression.name());
                     }
-                    StoredPage::Raw => assert_eq!(i, 2, "{}: only noise should stay raw", compression.name()),
+                    StoredPage::Raw => {
+                        assert_eq!(i, 2, "{}: only noise should stay raw", compression.name())
+                    }
                 }
             }
         }
@@ -198,9 +212,15 @@ mod tests {
     #[test]
     fn garbage_does_not_decompress_silently() {
         for compression in Compression::ALL {
-            let Some(mut codec) = compression.new_codec().unwrap() else { continue };
+            let Some(mut codec) = compression.new_codec().unwrap() else {
+                continue;
+            };
             let mut out = vec![0u8; 4096];
-            assert!(codec.decompress(&[0xff; 17], &mut out).is_err(), "{}", compression.name());
+            assert!(
+                codec.decompress(&[0xff; 17], &mut out).is_err(),
+                "{}",
+                compression.name()
+            );
         }
     }
 

@@ -15,7 +15,11 @@ pub struct SnappyCodec {
 impl SnappyCodec {
     /// A new snappy context.
     pub fn new() -> Self {
-        SnappyCodec { encoder: snap::raw::Encoder::new(), decoder: snap::raw::Decoder::new(), scratch: Vec::new() }
+        SnappyCodec {
+            encoder: snap::raw::Encoder::new(),
+            decoder: snap::raw::Decoder::new(),
+            scratch: Vec::new(),
+        }
     }
 }
 
@@ -41,11 +45,17 @@ impl PageCodec for SnappyCodec {
     }
 
     fn decompress(&mut self, data: &[u8], out: &mut [u8]) -> Result<()> {
-        let expected = snap::raw::decompress_len(data).map_err(|e| Error::invalid(format!("snappy page: {e}")))?;
+        let expected = snap::raw::decompress_len(data)
+            .map_err(|e| Error::invalid(format!("snappy page: {e}")))?;
         if expected != out.len() {
-            return Err(Error::invalid(format!("snappy page decodes to {expected} bytes, expected {}", out.len())));
+            return Err(Error::invalid(format!(
+                "snappy page decodes to {expected} bytes, expected {}",
+                out.len()
+            )));
         }
-        self.decoder.decompress(data, out).map_err(|e| Error::invalid(format!("snappy page does not decode: {e}")))?;
+        self.decoder
+            .decompress(data, out)
+            .map_err(|e| Error::invalid(format!("snappy page does not decode: {e}")))?;
         Ok(())
     }
 }

@@ -21,7 +21,10 @@ pub struct ZlibCodec {
 impl ZlibCodec {
     /// A level-1 zlib-wrapped deflate context.
     pub fn new() -> Self {
-        ZlibCodec { deflate: Compress::new(flate2::Compression::new(1), true), inflate: Decompress::new(true) }
+        ZlibCodec {
+            deflate: Compress::new(flate2::Compression::new(1), true),
+            inflate: Decompress::new(true),
+        }
     }
 }
 

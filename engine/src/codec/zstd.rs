@@ -14,11 +14,14 @@ pub struct ZstdCodec {
 impl ZstdCodec {
     /// Level-1 contexts.
     pub fn new() -> Result<Self> {
-        let compressor =
-            zstd::bulk::Compressor::new(1).map_err(|e| Error::io(ErrorKind::Internal, "zstd: cannot create CCtx", e))?;
-        let decompressor =
-            zstd::bulk::Decompressor::new().map_err(|e| Error::io(ErrorKind::Internal, "zstd: cannot create DCtx", e))?;
-        Ok(ZstdCodec { compressor, decompressor })
+        let compressor = zstd::bulk::Compressor::new(1)
+            .map_err(|e| Error::io(ErrorKind::Internal, "zstd: cannot create CCtx", e))?;
+        let decompressor = zstd::bulk::Decompressor::new()
+            .map_err(|e| Error::io(ErrorKind::Internal, "zstd: cannot create DCtx", e))?;
+        Ok(ZstdCodec {
+            compressor,
+            decompressor,
+        })
     }
 }
 
@@ -38,7 +41,10 @@ impl PageCodec for ZstdCodec {
             .decompress_to_buffer(data, out)
             .map_err(|e| Error::invalid(format!("zstd page does not decode: {e}")))?;
         if n != out.len() {
-            return Err(Error::invalid(format!("zstd page decodes to {n} bytes, expected {}", out.len())));
+            return Err(Error::invalid(format!(
+                "zstd page decodes to {n} bytes, expected {}",
+                out.len()
+            )));
         }
         Ok(())
     }

@@ -59,7 +59,13 @@ impl Default for Utsname {
 
 impl std::fmt::Debug for Utsname {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Utsname({} {} {})", self.field_str(0), self.field_str(2), self.field_str(4))
+        write!(
+            f,
+            "Utsname({} {} {})",
+            self.field_str(0),
+            self.field_str(2),
+            self.field_str(4)
+        )
     }
 }
 
@@ -113,20 +119,57 @@ impl DiskDumpHeader {
     pub fn to_bytes(&self) -> [u8; DISK_DUMP_HEADER_SIZE] {
         let mut b = [0u8; DISK_DUMP_HEADER_SIZE];
         b[offset_of!(RawDiskDumpHeader, signature)..][..8].copy_from_slice(&self.signature);
-        put_i32(&mut b, offset_of!(RawDiskDumpHeader, header_version), self.header_version);
-        b[offset_of!(RawDiskDumpHeader, utsname)..][..6 * UTS_FIELD_LEN].copy_from_slice(&self.utsname.0);
+        put_i32(
+            &mut b,
+            offset_of!(RawDiskDumpHeader, header_version),
+            self.header_version,
+        );
+        b[offset_of!(RawDiskDumpHeader, utsname)..][..6 * UTS_FIELD_LEN]
+            .copy_from_slice(&self.utsname.0);
         let ts = offset_of!(RawDiskDumpHeader, timestamp);
         put_i64(&mut b, ts, self.timestamp_sec);
         put_i64(&mut b, ts + 8, self.timestamp_usec);
         put_u32(&mut b, offset_of!(RawDiskDumpHeader, status), self.status);
-        put_i32(&mut b, offset_of!(RawDiskDumpHeader, block_size), self.block_size);
-        put_i32(&mut b, offset_of!(RawDiskDumpHeader, sub_hdr_size), self.sub_hdr_size);
-        put_u32(&mut b, offset_of!(RawDiskDumpHeader, bitmap_blocks), self.bitmap_blocks);
-        put_u32(&mut b, offset_of!(RawDiskDumpHeader, max_mapnr), self.max_mapnr);
-        put_u32(&mut b, offset_of!(RawDiskDumpHeader, total_ram_blocks), self.total_ram_blocks);
-        put_u32(&mut b, offset_of!(RawDiskDumpHeader, device_blocks), self.device_blocks);
-        put_u32(&mut b, offset_of!(RawDiskDumpHeader, written_blocks), self.written_blocks);
-        put_u32(&mut b, offset_of!(RawDiskDumpHeader, current_cpu), self.current_cpu);
+        put_i32(
+            &mut b,
+            offset_of!(RawDiskDumpHeader, block_size),
+            self.block_size,
+        );
+        put_i32(
+            &mut b,
+            offset_of!(RawDiskDumpHeader, sub_hdr_size),
+            self.sub_hdr_size,
+        );
+        put_u32(
+            &mut b,
+            offset_of!(RawDiskDumpHeader, bitmap_blocks),
+            self.bitmap_blocks,
+        );
+        put_u32(
+            &mut b,
+            offset_of!(RawDiskDumpHeader, max_mapnr),
+            self.max_mapnr,
+        );
+        put_u32(
+            &mut b,
+            offset_of!(RawDiskDumpHeader, total_ram_blocks),
+            self.total_ram_blocks,
+        );
+        put_u32(
+            &mut b,
+            offset_of!(RawDiskDumpHeader, device_blocks),
+            self.device_blocks,
+        );
+        put_u32(
+            &mut b,
+            offset_of!(RawDiskDumpHeader, written_blocks),
+            self.written_blocks,
+        );
+        put_u32(
+            &mut b,
+            offset_of!(RawDiskDumpHeader, current_cpu),
+            self.current_cpu,
+        );
         put_i32(&mut b, offset_of!(RawDiskDumpHeader, nr_cpus), self.nr_cpus);
         b
     }
@@ -134,15 +177,22 @@ impl DiskDumpHeader {
     /// Decode and sanity-check a header read from `name`.
     pub fn from_bytes(b: &[u8], name: &str) -> Result<Self> {
         if b.len() < DISK_DUMP_HEADER_SIZE {
-            return Err(Error::invalid(format!("{name}: kdump header is truncated ({} bytes)", b.len())));
+            return Err(Error::invalid(format!(
+                "{name}: kdump header is truncated ({} bytes)",
+                b.len()
+            )));
         }
         let mut signature = [0u8; 8];
         signature.copy_from_slice(&b[..8]);
         if &signature != KDUMP_SIGNATURE && &signature != DISKDUMP_SIGNATURE {
-            return Err(Error::invalid(format!("{name}: not a kdump-compressed file (bad signature)")));
+            return Err(Error::invalid(format!(
+                "{name}: not a kdump-compressed file (bad signature)"
+            )));
         }
         let mut utsname = Utsname::default();
-        utsname.0.copy_from_slice(&b[offset_of!(RawDiskDumpHeader, utsname)..][..6 * UTS_FIELD_LEN]);
+        utsname
+            .0
+            .copy_from_slice(&b[offset_of!(RawDiskDumpHeader, utsname)..][..6 * UTS_FIELD_LEN]);
         let ts = offset_of!(RawDiskDumpHeader, timestamp);
         let header = DiskDumpHeader {
             signature,
@@ -163,10 +213,15 @@ impl DiskDumpHeader {
         };
         let bs = header.block_size;
         if bs <= 0 || !(bs as u32).is_power_of_two() || !(512..=(1 << 20)).contains(&bs) {
-            return Err(Error::invalid(format!("{name}: kdump header block_size {bs} is not a power of two page size")));
+            return Err(Error::invalid(format!(
+                "{name}: kdump header block_size {bs} is not a power of two page size"
+            )));
         }
         if header.sub_hdr_size < 0 {
-            return Err(Error::invalid(format!("{name}: kdump header sub_hdr_size {} is negative", header.sub_hdr_size)));
+            return Err(Error::invalid(format!(
+                "{name}: kdump header sub_hdr_size {} is negative",
+                header.sub_hdr_size
+            )));
         }
         Ok(header)
     }
@@ -225,10 +280,16 @@ mod tests {
     fn rejects_bad_signature_and_block_size() {
         let mut b = sample().to_bytes();
         b[0] = b'X';
-        assert!(DiskDumpHeader::from_bytes(&b, "f").unwrap_err().to_string().contains("signature"));
+        assert!(DiskDumpHeader::from_bytes(&b, "f")
+            .unwrap_err()
+            .to_string()
+            .contains("signature"));
         let mut h = sample();
         h.block_size = 4095;
-        assert!(DiskDumpHeader::from_bytes(&h.to_bytes(), "f").unwrap_err().to_string().contains("block_size"));
+        assert!(DiskDumpHeader::from_bytes(&h.to_bytes(), "f")
+            .unwrap_err()
+            .to_string()
+            .contains("block_size"));
         assert!(DiskDumpHeader::from_bytes(&b[..100], "f").is_err());
     }
 }

@@ -41,7 +41,9 @@ pub fn record_header(offset: i64, len: i64) -> [u8; FLAT_RECORD_HEADER] {
 
 /// Whether the first bytes of a file look like a flattened stream.
 pub fn is_flattened(head: &[u8]) -> bool {
-    head.len() >= 24 && &head[..16] == FLAT_SIGNATURE && i64::from_be_bytes(head[16..24].try_into().expect("8")) == FLAT_TYPE
+    head.len() >= 24
+        && &head[..16] == FLAT_SIGNATURE
+        && i64::from_be_bytes(head[16..24].try_into().expect("8")) == FLAT_TYPE
 }
 
 /// Reads records from a flattened stream.
@@ -65,16 +67,29 @@ impl<R: Read> FlatReader<R> {
     /// makedumpfile).
     pub fn new(mut input: R, name: &str) -> Result<Self> {
         let mut block = vec![0u8; FLAT_HEADER_BLOCK];
-        read_full(&mut input, &mut block)
-            .map_err(|e| Error::io(ErrorKind::Read, format!("{name}: Can't get header of flattened format"), e))?;
+        read_full(&mut input, &mut block).map_err(|e| {
+            Error::io(
+                ErrorKind::Read,
+                format!("{name}: Can't get header of flattened format"),
+                e,
+            )
+        })?;
         if &block[..16] != FLAT_SIGNATURE {
-            return Err(Error::invalid(format!("{name}: Can't get valid header of flattened format (bad signature)")));
+            return Err(Error::invalid(format!(
+                "{name}: Can't get valid header of flattened format (bad signature)"
+            )));
         }
         let kind = i64::from_be_bytes(block[16..24].try_into().expect("8"));
         if kind != FLAT_TYPE {
-            return Err(Error::invalid(format!("{name}: flattened header type is {kind}, expected {FLAT_TYPE}")));
+            return Err(Error::invalid(format!(
+                "{name}: flattened header type is {kind}, expected {FLAT_TYPE}"
+            )));
         }
-        Ok(FlatReader { input, name: name.to_string(), done: false })
+        Ok(FlatReader {
+            input,
+            name: name.to_string(),
+            done: false,
+        })
     }
 
     /// The next record, or `None` after the end marker. End of input before the marker is
@@ -85,7 +100,14 @@ impl<R: Read> FlatReader<R> {
         }
         let mut h = [0u8; FLAT_RECORD_HEADER];
         read_full(&mut self.input, &mut h).map_err(|e| {
-            Error::io(ErrorKind::InvalidInput, format!("{}: Can't get valid end header of flattened format", self.name), e)
+            Error::io(
+                ErrorKind::InvalidInput,
+                format!(
+                    "{}: Can't get valid end header of flattened format",
+                    self.name
+                ),
+                e,
+            )
         })?;
         let offset = i64::from_be_bytes(h[..8].try_into().expect("8"));
         let size = i64::from_be_bytes(h[8..].try_into().expect("8"));
@@ -103,11 +125,17 @@ impl<R: Read> FlatReader<R> {
         read_full(&mut self.input, &mut data).map_err(|e| {
             Error::io(
                 ErrorKind::InvalidInput,
-                format!("{}: flattened record at offset {offset:#x} ({size} bytes) is truncated", self.name),
+                format!(
+                    "{}: flattened record at offset {offset:#x} ({size} bytes) is truncated",
+                    self.name
+                ),
                 e,
             )
         })?;
-        Ok(Some(FlatRecord { offset: offset as u64, data }))
+        Ok(Some(FlatRecord {
+            offset: offset as u64,
+            data,
+        }))
     }
 }
 
@@ -162,7 +190,11 @@ mod tests {
         let s = stream(&[(0, b"x")], false);
         let mut r = FlatReader::new(&s[..], "s").unwrap();
         r.next_record().unwrap();
-        assert!(r.next_record().unwrap_err().to_string().contains("end header"));
+        assert!(r
+            .next_record()
+            .unwrap_err()
+            .to_string()
+            .contains("end header"));
         let s = stream(&[(-5, b"x")], true);
         assert!(FlatReader::new(&s[..], "s").unwrap().next_record().is_err());
         let mut bad = header_block();

@@ -35,7 +35,13 @@ impl KdumpLayout {
     pub fn new(block_size: u64, size_note: u64, max_mapnr: u64, num_dumpable: u64) -> Result<Self> {
         let sub_hdr_blocks = (KDUMP_SUB_HEADER_SIZE as u64 + size_note).div_ceil(block_size);
         let bitmap_blocks_each = max_mapnr.div_ceil(8).div_ceil(block_size);
-        let layout = KdumpLayout { block_size, sub_hdr_blocks, bitmap_blocks_each, max_mapnr, num_dumpable };
+        let layout = KdumpLayout {
+            block_size,
+            sub_hdr_blocks,
+            bitmap_blocks_each,
+            max_mapnr,
+            num_dumpable,
+        };
         if sub_hdr_blocks > i32::MAX as u64 || layout.bitmap_blocks() > u32::MAX as u64 {
             return Err(Error::invalid(format!(
                 "dump layout does not fit the kdump header: sub_hdr_size {sub_hdr_blocks} blocks, bitmap_blocks {}",

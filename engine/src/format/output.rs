@@ -31,9 +31,13 @@ pub fn create_dump_file(path: &Path, force: bool) -> Result<File> {
     } else {
         options.create_new(true);
     }
-    options
-        .open(path)
-        .map_err(|e| Error::io(ErrorKind::Write, format!("Can't open the dump file({})", path.display()), e))
+    options.open(path).map_err(|e| {
+        Error::io(
+            ErrorKind::Write,
+            format!("Can't open the dump file({})", path.display()),
+            e,
+        )
+    })
 }
 
 /// A regular dump file.
@@ -46,7 +50,11 @@ pub struct FileOutput {
 impl FileOutput {
     /// Wrap an open file; `name` is used in messages.
     pub fn new(file: File, name: impl Into<String>) -> Self {
-        FileOutput { file, name: name.into(), written: 0 }
+        FileOutput {
+            file,
+            name: name.into(),
+            written: 0,
+        }
     }
 
     /// The underlying file (e.g. to truncate or reopen).
@@ -58,7 +66,14 @@ impl FileOutput {
 impl DumpOutput for FileOutput {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<()> {
         self.file.write_all_at(data, offset).map_err(|e| {
-            Error::io(ErrorKind::Write, format!("Can't write the dump file({}) at offset {offset:#x}", self.name), e)
+            Error::io(
+                ErrorKind::Write,
+                format!(
+                    "Can't write the dump file({}) at offset {offset:#x}",
+                    self.name
+                ),
+                e,
+            )
         })?;
         self.written += data.len() as u64;
         Ok(())
@@ -67,9 +82,13 @@ impl DumpOutput for FileOutput {
     fn finish(&mut self) -> Result<()> {
         // fsync: after a crash the dump is often the only copy of what happened, and the
         // capture kernel reboots right after we exit.
-        self.file
-            .sync_all()
-            .map_err(|e| Error::io(ErrorKind::Write, format!("Can't sync the dump file({})", self.name), e))
+        self.file.sync_all().map_err(|e| {
+            Error::io(
+                ErrorKind::Write,
+                format!("Can't sync the dump file({})", self.name),
+                e,
+            )
+        })
     }
 
     fn bytes_written(&self) -> u64 {
@@ -93,12 +112,18 @@ impl<W: Write> FlatOutput<W> {
 }
 
 fn stdout_error(e: std::io::Error) -> Error {
-    Error::io(ErrorKind::Write, "Can't write the flattened dump to standard output", e)
+    Error::io(
+        ErrorKind::Write,
+        "Can't write the flattened dump to standard output",
+        e,
+    )
 }
 
 impl<W: Write> DumpOutput for FlatOutput<W> {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<()> {
-        self.out.write_all(&flat::record_header(offset as i64, data.len() as i64)).map_err(stdout_error)?;
+        self.out
+            .write_all(&flat::record_header(offset as i64, data.len() as i64))
+            .map_err(stdout_error)?;
         self.out.write_all(data).map_err(stdout_error)?;
         self.written += data.len() as u64;
         Ok(())

@@ -60,7 +60,12 @@ mod tests {
 
     #[test]
     fn layout_and_round_trip() {
-        let d = PageDesc { offset: 0x1_0000_0010, size: 1234, flags: 2, page_flags: 0 };
+        let d = PageDesc {
+            offset: 0x1_0000_0010,
+            size: 1234,
+            flags: 2,
+            page_flags: 0,
+        };
         let b = d.to_bytes();
         assert_eq!(&b[0..8], &0x1_0000_0010i64.to_le_bytes());
         assert_eq!(&b[8..12], &1234u32.to_le_bytes());

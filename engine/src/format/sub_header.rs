@@ -69,27 +69,78 @@ impl KdumpSubHeader {
     /// Encode into the C layout.
     pub fn to_bytes(&self) -> [u8; KDUMP_SUB_HEADER_SIZE] {
         let mut b = [0u8; KDUMP_SUB_HEADER_SIZE];
-        put_u64(&mut b, offset_of!(RawKdumpSubHeader, phys_base), self.phys_base);
-        put_i32(&mut b, offset_of!(RawKdumpSubHeader, dump_level), self.dump_level);
+        put_u64(
+            &mut b,
+            offset_of!(RawKdumpSubHeader, phys_base),
+            self.phys_base,
+        );
+        put_i32(
+            &mut b,
+            offset_of!(RawKdumpSubHeader, dump_level),
+            self.dump_level,
+        );
         put_i32(&mut b, offset_of!(RawKdumpSubHeader, split), self.split);
-        put_u64(&mut b, offset_of!(RawKdumpSubHeader, start_pfn), self.start_pfn);
+        put_u64(
+            &mut b,
+            offset_of!(RawKdumpSubHeader, start_pfn),
+            self.start_pfn,
+        );
         put_u64(&mut b, offset_of!(RawKdumpSubHeader, end_pfn), self.end_pfn);
-        put_u64(&mut b, offset_of!(RawKdumpSubHeader, offset_vmcoreinfo), self.offset_vmcoreinfo);
-        put_u64(&mut b, offset_of!(RawKdumpSubHeader, size_vmcoreinfo), self.size_vmcoreinfo);
-        put_u64(&mut b, offset_of!(RawKdumpSubHeader, offset_note), self.offset_note);
-        put_u64(&mut b, offset_of!(RawKdumpSubHeader, size_note), self.size_note);
-        put_u64(&mut b, offset_of!(RawKdumpSubHeader, offset_eraseinfo), self.offset_eraseinfo);
-        put_u64(&mut b, offset_of!(RawKdumpSubHeader, size_eraseinfo), self.size_eraseinfo);
-        put_u64(&mut b, offset_of!(RawKdumpSubHeader, start_pfn_64), self.start_pfn_64);
-        put_u64(&mut b, offset_of!(RawKdumpSubHeader, end_pfn_64), self.end_pfn_64);
-        put_u64(&mut b, offset_of!(RawKdumpSubHeader, max_mapnr_64), self.max_mapnr_64);
+        put_u64(
+            &mut b,
+            offset_of!(RawKdumpSubHeader, offset_vmcoreinfo),
+            self.offset_vmcoreinfo,
+        );
+        put_u64(
+            &mut b,
+            offset_of!(RawKdumpSubHeader, size_vmcoreinfo),
+            self.size_vmcoreinfo,
+        );
+        put_u64(
+            &mut b,
+            offset_of!(RawKdumpSubHeader, offset_note),
+            self.offset_note,
+        );
+        put_u64(
+            &mut b,
+            offset_of!(RawKdumpSubHeader, size_note),
+            self.size_note,
+        );
+        put_u64(
+            &mut b,
+            offset_of!(RawKdumpSubHeader, offset_eraseinfo),
+            self.offset_eraseinfo,
+        );
+        put_u64(
+            &mut b,
+            offset_of!(RawKdumpSubHeader, size_eraseinfo),
+            self.size_eraseinfo,
+        );
+        put_u64(
+            &mut b,
+            offset_of!(RawKdumpSubHeader, start_pfn_64),
+            self.start_pfn_64,
+        );
+        put_u64(
+            &mut b,
+            offset_of!(RawKdumpSubHeader, end_pfn_64),
+            self.end_pfn_64,
+        );
+        put_u64(
+            &mut b,
+            offset_of!(RawKdumpSubHeader, max_mapnr_64),
+            self.max_mapnr_64,
+        );
         b
     }
 
     /// Decode a sub header read from `name`.
     pub fn from_bytes(b: &[u8], name: &str) -> Result<Self> {
         if b.len() < KDUMP_SUB_HEADER_SIZE {
-            return Err(Error::invalid(format!("{name}: kdump sub header is truncated ({} bytes)", b.len())));
+            return Err(Error::invalid(format!(
+                "{name}: kdump sub header is truncated ({} bytes)",
+                b.len()
+            )));
         }
         Ok(KdumpSubHeader {
             phys_base: get_u64(b, offset_of!(RawKdumpSubHeader, phys_base)),

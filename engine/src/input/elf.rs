@@ -60,7 +60,11 @@ impl ElfNotes {
     /// Walk the notes as makedumpfile's `get_pt_note_info`: namesz/descsz/type headers,
     /// name and descriptor each padded to 4 bytes.
     pub fn parse(data: Vec<u8>, name: &str) -> Result<Self> {
-        let mut notes = ElfNotes { data, nr_cpus: 0, vmcoreinfo: None };
+        let mut notes = ElfNotes {
+            data,
+            nr_cpus: 0,
+            vmcoreinfo: None,
+        };
         let mut offset = 0usize;
         let data = &notes.data;
         while offset + 12 <= data.len() {
@@ -70,7 +74,9 @@ impl ElfNotes {
             let name_start = offset + 12;
             let desc_start = name_start.checked_add(namesz.next_multiple_of(4));
             let next = desc_start.and_then(|d| d.checked_add(descsz.next_multiple_of(4)));
-            let (Some(desc_start), Some(next)) = (desc_start, next) else { break };
+            let (Some(desc_start), Some(next)) = (desc_start, next) else {
+                break;
+            };
             if desc_start + descsz > data.len() {
                 return Err(Error::invalid(format!(
                     "{name}: ELF note at offset {offset:#x} of PT_NOTE has descsz {descsz}, beyond the segment ({} bytes)",
@@ -109,7 +115,10 @@ pub struct ElfVmcore {
 
 impl std::fmt::Debug for ElfVmcore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ElfVmcore").field("name", &self.shared.name).field("loads", &self.loads).finish()
+        f.debug_struct("ElfVmcore")
+            .field("name", &self.shared.name)
+            .field("loads", &self.loads)
+            .finish()
     }
 }
 
@@ -122,32 +131,58 @@ impl ElfVmcore {
     /// Open and validate an ELF64 little-endian core.
     pub fn open(path: &Path, use_mmap: bool) -> Result<Self> {
         let name = path.display().to_string();
-        let file = File::open(path).map_err(|e| Error::io(ErrorKind::Read, format!("Can't open the dump memory({name})"), e))?;
+        let file = File::open(path).map_err(|e| {
+            Error::io(
+                ErrorKind::Read,
+                format!("Can't open the dump memory({name})"),
+                e,
+            )
+        })?;
         let size = file
             .metadata()
-            .map_err(|e| Error::io(ErrorKind::Read, format!("Can't stat the dump memory({name})"), e))?
+            .map_err(|e| {
+                Error::io(
+                    ErrorKind::Read,
+                    format!("Can't stat the dump memory({name})"),
+                    e,
+                )
+            })?
             .len();
-        let shared = Arc::new(SharedFile { file, name: name.clone(), size });
+        let shared = Arc::new(SharedFile {
+            file,
+            name: name.clone(),
+            size,
+        });
         let mut reader = WindowReader::new(shared.clone(), false);
 
         let mut ehdr = [0u8; EHDR64_SIZE];
         if size < EHDR64_SIZE as u64 {
-            return Err(Error::invalid(format!("{name}: not an ELF vmcore (only {size} bytes)")));
+            return Err(Error::invalid(format!(
+                "{name}: not an ELF vmcore (only {size} bytes)"
+            )));
         }
         reader.read_at(0, &mut ehdr)?;
         if !is_elf(&ehdr) {
-            return Err(Error::invalid(format!("{name}: not an ELF vmcore (bad ELF magic)")));
+            return Err(Error::invalid(format!(
+                "{name}: not an ELF vmcore (bad ELF magic)"
+            )));
         }
         if ehdr[4] != ELFCLASS64 {
             return Err(Error::new(
                 ErrorKind::Unsupported,
-                format!("{name}: e_ident[EI_CLASS] is {}, only ELF64 vmcores are supported", ehdr[4]),
+                format!(
+                    "{name}: e_ident[EI_CLASS] is {}, only ELF64 vmcores are supported",
+                    ehdr[4]
+                ),
             ));
         }
         if ehdr[5] != ELFDATA2LSB {
             return Err(Error::new(
                 ErrorKind::Unsupported,
-                format!("{name}: e_ident[EI_DATA] is {}, only little-endian vmcores are supported", ehdr[5]),
+                format!(
+                    "{name}: e_ident[EI_DATA] is {}, only little-endian vmcores are supported",
+                    ehdr[5]
+                ),
             ));
         }
         let e_phoff = read_u64(&ehdr, 32);
@@ -155,12 +190,16 @@ impl ElfVmcore {
         let e_phentsize = read_u16(&ehdr, 54);
         let mut e_phnum = read_u16(&ehdr, 56) as u64;
         if e_phentsize as usize != PHDR64_SIZE {
-            return Err(Error::invalid(format!("{name}: e_phentsize is {e_phentsize}, expected {PHDR64_SIZE}")));
+            return Err(Error::invalid(format!(
+                "{name}: e_phentsize is {e_phentsize}, expected {PHDR64_SIZE}"
+            )));
         }
         if e_phnum == PN_XNUM as u64 {
             // More than 65534 program headers: the real count is section header 0's sh_info.
             let mut shdr = [0u8; SHDR64_SIZE];
-            reader.read_at(e_shoff, &mut shdr).map_err(|e| e.context("e_shoff (PN_XNUM)"))?;
+            reader
+                .read_at(e_shoff, &mut shdr)
+                .map_err(|e| e.context("e_shoff (PN_XNUM)"))?;
             e_phnum = read_u32(&shdr, 44) as u64;
         }
         let ph_bytes = e_phnum * PHDR64_SIZE as u64;
@@ -181,7 +220,9 @@ impl ElfVmcore {
             let p_paddr = read_u64(ph, 24);
             let p_filesz = read_u64(ph, 32);
             let p_memsz = read_u64(ph, 40);
-            let in_file = p_offset.checked_add(p_filesz).is_some_and(|end| end <= size);
+            let in_file = p_offset
+                .checked_add(p_filesz)
+                .is_some_and(|end| end <= size);
             match p_type {
                 PT_NOTE => {
                     if !in_file {
@@ -199,7 +240,9 @@ impl ElfVmcore {
                             "{name}: PT_LOAD (program header {index}, paddr {p_paddr:#x}) at offset {p_offset:#x} size {p_filesz:#x} extends beyond the file ({size} bytes): the vmcore is truncated"
                         )));
                     }
-                    let phys_end = p_paddr.checked_add(p_memsz).filter(|&end| end <= MAX_PHYSICAL_ADDRESS);
+                    let phys_end = p_paddr
+                        .checked_add(p_memsz)
+                        .filter(|&end| end <= MAX_PHYSICAL_ADDRESS);
                     let Some(phys_end) = phys_end else {
                         return Err(Error::invalid(format!(
                             "{name}: PT_LOAD (program header {index}) p_paddr {p_paddr:#x} + p_memsz {p_memsz:#x} is beyond any physical address"
@@ -222,17 +265,30 @@ impl ElfVmcore {
             }
         }
         if loads.is_empty() {
-            return Err(Error::invalid(format!("{name}: Can't get the number of PT_LOAD (no PT_LOAD program header)")));
+            return Err(Error::invalid(format!(
+                "{name}: Can't get the number of PT_LOAD (no PT_LOAD program header)"
+            )));
         }
         let notes = ElfNotes::parse(note_data, &name)?;
         let vmcoreinfo = notes.vmcoreinfo_bytes().map(VmcoreInfo::parse);
         let page_size = match &vmcoreinfo {
-            Some(info) => info.page_size().map_err(|e| e.context(&name))?.unwrap_or(4096),
+            Some(info) => info
+                .page_size()
+                .map_err(|e| e.context(&name))?
+                .unwrap_or(4096),
             None => 4096,
         };
         let max_paddr = loads.iter().map(|l| l.phys_end).max().unwrap_or(0);
         let max_mapnr = max_paddr.div_ceil(page_size);
-        Ok(ElfVmcore { shared, loads, notes, vmcoreinfo, page_size, max_mapnr, use_mmap })
+        Ok(ElfVmcore {
+            shared,
+            loads,
+            notes,
+            vmcoreinfo,
+            page_size,
+            max_mapnr,
+            use_mmap,
+        })
     }
 
     /// The file name as given.
@@ -257,7 +313,10 @@ impl ElfVmcore {
 
     /// A concrete reader (the trait object form is [`PhysicalMemory::reader`]).
     pub fn elf_reader(&self) -> ElfReader<'_> {
-        ElfReader { vmcore: self, window: WindowReader::new(self.shared.clone(), self.use_mmap) }
+        ElfReader {
+            vmcore: self,
+            window: WindowReader::new(self.shared.clone(), self.use_mmap),
+        }
     }
 
     /// Index of the segment holding `paddr`, or of the closest one starting within
@@ -293,7 +352,9 @@ impl PhysicalMemory for ElfVmcore {
 
     fn has_page(&self, pfn: u64) -> bool {
         let paddr = pfn * self.page_size;
-        self.loads.iter().any(|l| paddr >= l.phys_start && paddr < l.phys_start + l.file_size)
+        self.loads
+            .iter()
+            .any(|l| paddr >= l.phys_start && paddr < l.phys_start + l.file_size)
     }
 
     fn reader(&self) -> Result<Box<dyn PageReader + '_>> {
@@ -315,7 +376,9 @@ impl ElfReader<'_> {
         let mut pos = 0usize;
         while pos < buf.len() {
             let remaining = (buf.len() - pos) as u64;
-            let Some(index) = self.vmcore.closest_load(paddr, remaining) else { break };
+            let Some(index) = self.vmcore.closest_load(paddr, remaining) else {
+                break;
+            };
             let load = self.vmcore.loads[index];
             if load.phys_start > paddr {
                 if !allow_holes {
@@ -329,7 +392,8 @@ impl ElfReader<'_> {
             let into = paddr - load.phys_start;
             if load.file_size > into {
                 let n = (load.file_size - into).min((buf.len() - pos) as u64) as usize;
-                self.window.read_at(load.file_offset + into, &mut buf[pos..pos + n])?;
+                self.window
+                    .read_at(load.file_offset + into, &mut buf[pos..pos + n])?;
                 pos += n;
                 paddr += n as u64;
             }
@@ -355,7 +419,9 @@ impl ElfReader<'_> {
 impl PageReader for ElfReader<'_> {
     fn read_page(&mut self, pfn: u64, buf: &mut [u8]) -> Result<()> {
         debug_assert_eq!(buf.len() as u64, self.vmcore.page_size);
-        let paddr = pfn.checked_mul(self.vmcore.page_size).ok_or_else(|| Error::invalid(format!("pfn {pfn:#x} overflows")))?;
+        let paddr = pfn
+            .checked_mul(self.vmcore.page_size)
+            .ok_or_else(|| Error::invalid(format!("pfn {pfn:#x} overflows")))?;
         self.read_range(paddr, buf, true)
     }
 

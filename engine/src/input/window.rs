@@ -38,7 +38,11 @@ pub struct WindowReader {
 impl WindowReader {
     /// A reader; `use_mmap = false` is `--non-mmap`.
     pub fn new(shared: Arc<SharedFile>, use_mmap: bool) -> Self {
-        WindowReader { shared, use_mmap, window: None }
+        WindowReader {
+            shared,
+            use_mmap,
+            window: None,
+        }
     }
 
     /// Whether this reader still maps windows (it stops after the first mmap failure).
@@ -64,7 +68,14 @@ impl WindowReader {
             }
         }
         self.shared.file.read_exact_at(buf, offset).map_err(|e| {
-            Error::io(ErrorKind::Read, format!("Can't read the dump memory({}) at offset {:#x}", self.shared.name, offset), e)
+            Error::io(
+                ErrorKind::Read,
+                format!(
+                    "Can't read the dump memory({}) at offset {:#x}",
+                    self.shared.name, offset
+                ),
+                e,
+            )
         })
     }
 
@@ -84,7 +95,13 @@ impl WindowReader {
             // crash dump that nobody writes while we run (/proc/vmcore cannot be written
             // at all); `len` stays within the size measured at open, and every read is
             // checked against that size first, so no access goes past the mapped length.
-            let map = unsafe { MmapOptions::new().offset(start).len(len).populate().map(&self.shared.file) };
+            let map = unsafe {
+                MmapOptions::new()
+                    .offset(start)
+                    .len(len)
+                    .populate()
+                    .map(&self.shared.file)
+            };
             match map {
                 Ok(map) => self.window = Some((start, map)),
                 Err(_) => {
@@ -106,7 +123,10 @@ mod tests {
     fn temp_file(len: usize) -> (std::path::PathBuf, Vec<u8>) {
         let data: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
         let path = std::env::temp_dir().join(format!("window-test-{}-{len}", std::process::id()));
-        std::fs::File::create(&path).unwrap().write_all(&data).unwrap();
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(&data)
+            .unwrap();
         (path, data)
     }
 
@@ -115,9 +135,17 @@ mod tests {
         let (path, data) = temp_file((WINDOW_SIZE as usize) + 10_000);
         for use_mmap in [true, false] {
             let file = File::open(&path).unwrap();
-            let shared = Arc::new(SharedFile { file, name: "t".into(), size: data.len() as u64 });
+            let shared = Arc::new(SharedFile {
+                file,
+                name: "t".into(),
+                size: data.len() as u64,
+            });
             let mut reader = WindowReader::new(shared, use_mmap);
-            for (off, len) in [(0usize, 4096usize), (WINDOW_SIZE as usize - 100, 200), (WINDOW_SIZE as usize + 5, 9995)] {
+            for (off, len) in [
+                (0usize, 4096usize),
+                (WINDOW_SIZE as usize - 100, 200),
+                (WINDOW_SIZE as usize + 5, 9995),
+            ] {
                 let mut buf = vec![0u8; len];
                 reader.read_at(off as u64, &mut buf).unwrap();
                 assert_eq!(buf, &data[off..off + len]);
@@ -130,11 +158,18 @@ mod tests {
     fn read_past_end_is_an_error_naming_the_file() {
         let (path, data) = temp_file(5000);
         let file = File::open(&path).unwrap();
-        let shared = Arc::new(SharedFile { file, name: "vmcore-x".into(), size: data.len() as u64 });
+        let shared = Arc::new(SharedFile {
+            file,
+            name: "vmcore-x".into(),
+            size: data.len() as u64,
+        });
         let mut reader = WindowReader::new(shared, true);
         let mut buf = vec![0u8; 4096];
         let err = reader.read_at(4096, &mut buf).unwrap_err();
-        assert!(err.to_string().contains("vmcore-x") && err.to_string().contains("truncated"), "{err}");
+        assert!(
+            err.to_string().contains("vmcore-x") && err.to_string().contains("truncated"),
+            "{err}"
+        );
         std::fs::remove_file(path).unwrap();
     }
 }

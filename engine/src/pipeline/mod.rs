@@ -56,7 +56,13 @@ pub struct PipelineConfig {
 }
 
 /// Run the pipeline over the set bits of `dumpable` within `range`.
-pub fn run<W, F, S>(dumpable: &Bitmap, range: Range<u64>, config: &PipelineConfig, make_worker: F, sink: &mut S) -> Result<()>
+pub fn run<W, F, S>(
+    dumpable: &Bitmap,
+    range: Range<u64>,
+    config: &PipelineConfig,
+    make_worker: F,
+    sink: &mut S,
+) -> Result<()>
 where
     W: PageWorker,
     F: Fn(usize) -> Result<W> + Sync,

@@ -1,0 +1,317 @@
+//! Command-line parsing, stage two: validate the raw options into a run configuration,
+//! with makedumpfile's rules and messages (`check_param_for_creating_dumpfile`,
+//! `check_param_for_rearranging_dumpdata`, `parse_dump_level`, `set_message_level`).
+
+use engine::codec::Compression;
+
+use crate::messages::{DEFAULT_MSG_LEVEL, ML_PRINT_DEBUG_MSG, ML_PRINT_REPORT_MSG};
+use crate::options::{atoi, RawArgs};
+
+/// What the run does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// `-h` / `--help`.
+    Help,
+    /// `-v`.
+    Version,
+    /// Write a dump from VMCORE; `dumpfile` is `None` with `-F` (stdout).
+    Create {
+        /// The input.
+        vmcore: String,
+        /// The output file, or `None` for the flattened stream on stdout.
+        dumpfile: Option<String>,
+    },
+    /// `-R DUMPFILE`: rebuild from a flattened stream on stdin.
+    Rebuild {
+        /// The output file.
+        dumpfile: String,
+    },
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// What to do.
+    pub mode: Mode,
+    /// `-c/-l/-p/-z` (the last one given wins).
+    pub compression: Compression,
+    /// `-d` levels; the first is used, the others are retry levels.
+    pub dump_levels: Vec<u8>,
+    /// Effective message level.
+    pub message_level: u8,
+    /// `-f`.
+    pub force: bool,
+    /// `--non-mmap`.
+    pub non_mmap: bool,
+    /// `-F`.
+    pub flatten: bool,
+    /// `--num-threads`.
+    pub threads: usize,
+    /// `--cyclic-buffer` in KiB.
+    pub cyclic_buffer_kb: Option<u64>,
+    /// `-b`.
+    pub block_order: u32,
+    /// `--check-params`.
+    pub check_params: bool,
+}
+
+/// Why the configuration is invalid; `message` is printed as a common message, and
+/// `usage_hint` adds makedumpfile's two "Commandline parameter is invalid." lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Specific message (may be empty).
+    pub message: String,
+    /// Whether to print the generic invalid-parameter lines.
+    pub usage_hint: bool,
+}
+
+impl ConfigError {
+    fn invalid() -> Self {
+        ConfigError {
+            message: String::new(),
+            usage_hint: true,
+        }
+    }
+
+    fn with(message: impl Into<String>, usage_hint: bool) -> Self {
+        ConfigError {
+            message: message.into(),
+            usage_hint,
+        }
+    }
+}
+
+/// Options that makedumpfile has and this tool does not implement yet: refused with a
+/// clear message rather than silently ignored.
+const NOT_YET: &[(&str, &str)] = &[
+    ("E", "-E (ELF output)"),
+    ("split", "--split"),
+    ("reassemble", "--reassemble"),
+    ("dump-dmesg", "--dump-dmesg"),
+    ("partial-dmesg", "--partial-dmesg"),
+    ("mem-usage", "--mem-usage"),
+    ("x", "-x VMLINUX"),
+    ("i", "-i VMCOREINFO"),
+    ("g", "-g VMCOREINFO"),
+    ("config", "--config"),
+    ("eppic", "--eppic"),
+    ("X", "-X (Xen)"),
+    ("xen-syms", "--xen-syms"),
+    ("xen-vmcoreinfo", "--xen-vmcoreinfo"),
+    ("xen_phys_start", "--xen_phys_start"),
+    ("diskset", "--diskset"),
+    ("e", "-e"),
+    ("work-dir", "--work-dir"),
+    ("L", "-L"),
+    ("vtop", "--vtop"),
+    ("splitblock-size", "--splitblock-size"),
+    ("extension", "--extension"),
+    ("dry-run", "--dry-run"),
+];
+
+/// Validate `raw`.
+pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
+    let mut config = Config {
+        mode: Mode::Help,
+        compression: Compression::None,
+        dump_levels: vec![0],
+        message_level: DEFAULT_MSG_LEVEL,
+        force: false,
+        non_mmap: false,
+        flatten: false,
+        threads: 0,
+        cyclic_buffer_kb: None,
+        block_order: 4,
+        check_params: false,
+    };
+    let (mut help, mut version, mut rebuild, mut debug, mut show_stats) =
+        (false, false, false, false, false);
+    for option in &raw.options {
+        let value = option.value.as_deref().unwrap_or("");
+        match option.name.as_str() {
+            "c" => config.compression = Compression::Zlib,
+            "l" => config.compression = Compression::Lzo,
+            "p" => config.compression = Compression::Snappy,
+            "z" => config.compression = Compression::Zstd,
+            "d" => config.dump_levels = parse_dump_levels(value)?,
+            "message-level" => {
+                let level = atoi(value);
+                if !(0..=31).contains(&level) {
+                    return Err(ConfigError::with(
+                        format!("Message_level({level}) is invalid.\n"),
+                        false,
+                    ));
+                }
+                config.message_level = level as u8;
+            }
+            "f" => config.force = true,
+            "F" => config.flatten = true,
+            "R" => rebuild = true,
+            "h" | "help" => help = true,
+            "v" => version = true,
+            "D" => debug = true,
+            "non-mmap" => config.non_mmap = true,
+            "num-threads" => config.threads = atoi(value).max(0) as usize,
+            "cyclic-buffer" => config.cyclic_buffer_kb = Some(atoi(value).max(0) as u64),
+            "b" => config.block_order = atoi(value).clamp(0, 16) as u32,
+            "check-params" => config.check_params = true,
+            "show-stats" => show_stats = true,
+            name => {
+                let label = NOT_YET
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, l)| *l)
+                    .unwrap_or(name);
+                return Err(ConfigError::with(
+                    format!("{label} is not supported by this makedumpfile yet.\n"),
+                    true,
+                ));
+            }
+        }
+    }
+    if debug {
+        config.message_level |= ML_PRINT_DEBUG_MSG;
+    }
+    if show_stats {
+        config.message_level |= ML_PRINT_REPORT_MSG;
+    }
+    if config.check_params {
+        // --check-params suppresses debugging output whatever the level says.
+        config.message_level = DEFAULT_MSG_LEVEL;
+    }
+    if help {
+        config.mode = Mode::Help;
+        return Ok(config);
+    }
+    if version {
+        config.mode = Mode::Version;
+        return Ok(config);
+    }
+    let ops = &raw.operands;
+    config.mode = if rebuild {
+        if ops.len() != 1
+            || config.compression != Compression::None
+            || config.dump_levels != [0]
+            || config.flatten
+        {
+            return Err(ConfigError::invalid());
+        }
+        Mode::Rebuild {
+            dumpfile: ops[0].clone(),
+        }
+    } else if ops.len() == 2 && !config.flatten {
+        Mode::Create {
+            vmcore: ops[0].clone(),
+            dumpfile: Some(ops[1].clone()),
+        }
+    } else if ops.len() == 1 && config.flatten {
+        Mode::Create {
+            vmcore: ops[0].clone(),
+            dumpfile: None,
+        }
+    } else {
+        return Err(ConfigError::invalid());
+    };
+    Ok(config)
+}
+
+/// `-d 31` or `-d 31,11,1`: each 0..31, at most 8 (makedumpfile NUM_ARRAY_DUMP_LEVEL).
+fn parse_dump_levels(text: &str) -> Result<Vec<u8>, ConfigError> {
+    let mut levels = Vec::new();
+    for part in text.split(',').filter(|p| !p.is_empty()) {
+        let level = atoi(part);
+        if !(0..=31).contains(&level) {
+            return Err(ConfigError::with(
+                format!("Dump_level({level}) is invalid.\n"),
+                true,
+            ));
+        }
+        if levels.len() >= 8 {
+            return Err(ConfigError::with("Dump_level is invalid.\n", true));
+        }
+        levels.push(level as u8);
+    }
+    if levels.is_empty() {
+        levels.push(0);
+    }
+    Ok(levels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::parse;
+
+    fn build_from(args: &[&str]) -> Result<Config, ConfigError> {
+        build(&parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap())
+    }
+
+    #[test]
+    fn the_distributions_lines_are_accepted() {
+        let fedora = build_from(&[
+            "-l",
+            "--message-level",
+            "7",
+            "-d",
+            "31",
+            "/proc/vmcore",
+            "out",
+        ])
+        .unwrap();
+        assert_eq!(fedora.compression, Compression::Lzo);
+        assert_eq!(fedora.dump_levels, vec![31]);
+        assert_eq!(
+            fedora.mode,
+            Mode::Create {
+                vmcore: "/proc/vmcore".into(),
+                dumpfile: Some("out".into())
+            }
+        );
+        let debian = build_from(&["-F", "-c", "-d", "31", "/proc/vmcore"]).unwrap();
+        assert_eq!(
+            debian.mode,
+            Mode::Create {
+                vmcore: "/proc/vmcore".into(),
+                dumpfile: None
+            }
+        );
+        assert!(debian.flatten);
+    }
+
+    #[test]
+    fn wrong_operand_counts_are_invalid() {
+        assert!(build_from(&["-F", "a", "b"]).is_err());
+        assert!(build_from(&["a"]).is_err());
+        assert!(build_from(&["-R"]).is_err());
+        assert!(build_from(&["-R", "-c", "out"]).is_err());
+        assert!(build_from(&["-R", "out"]).is_ok());
+    }
+
+    #[test]
+    fn bad_levels_name_the_value() {
+        assert_eq!(
+            build_from(&["-d", "32", "a", "b"]).unwrap_err().message,
+            "Dump_level(32) is invalid.\n"
+        );
+        assert_eq!(
+            build_from(&["--message-level", "99", "a", "b"])
+                .unwrap_err()
+                .message,
+            "Message_level(99) is invalid.\n"
+        );
+        assert_eq!(
+            build_from(&["-d", "31,1", "a", "b"]).unwrap().dump_levels,
+            vec![31, 1]
+        );
+    }
+
+    #[test]
+    fn last_compression_wins_and_unimplemented_options_are_refused() {
+        assert_eq!(
+            build_from(&["-c", "-z", "a", "b"]).unwrap().compression,
+            Compression::Zstd
+        );
+        let err = build_from(&["-E", "a", "b"]).unwrap_err();
+        assert!(err.message.contains("-E"));
+    }
+}
