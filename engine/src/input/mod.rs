@@ -6,6 +6,7 @@
 //! window.
 
 pub mod elf;
+pub mod kdump;
 pub mod window;
 
 use crate::error::Result;

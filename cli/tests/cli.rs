@@ -1,0 +1,322 @@
+//! Runs the real `makedumpfile` binary on small synthetic vmcores.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use engine::codec::Compression;
+use engine::input::kdump::KdumpFile;
+use engine::synthetic::SyntheticVmcore;
+
+const BIN: &str = env!("CARGO_BIN_EXE_makedumpfile");
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("mdf-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_no_panic(out: &Output) {
+    let err = text(&out.stderr);
+    assert!(!err.contains("panicked"), "the binary panicked: {err}");
+}
+
+fn write_vmcore(dir: &TempDir, synthetic: &SyntheticVmcore) -> PathBuf {
+    let path = dir.path("vmcore");
+    std::fs::write(&path, synthetic.to_bytes()).unwrap();
+    path
+}
+
+/// Every dumpable page of `dump` equals the synthetic source page.
+fn check_pages(dump_path: &Path, synthetic: &SyntheticVmcore, compression: Compression) -> u64 {
+    let dump = KdumpFile::open(dump_path).unwrap();
+    assert_eq!(dump.compression(), compression);
+    let mut codec = compression.new_codec().unwrap();
+    let mut page = vec![0u8; 4096];
+    let mut count = 0;
+    for pfn in dump.dumpable.iter_set(0, dump.dumpable.len()) {
+        assert!(dump
+            .read_page(pfn, &mut page, codec.as_deref_mut())
+            .unwrap());
+        assert_eq!(page, synthetic.page(pfn), "pfn {pfn:#x}");
+        count += 1;
+    }
+    count
+}
+
+#[test]
+fn every_codec_and_level_writes_a_readable_dump() {
+    let dir = TempDir::new("codecs");
+    let synthetic = SyntheticVmcore::mixed(400, 11);
+    let vmcore = write_vmcore(&dir, &synthetic);
+    for (flag, compression) in [
+        ("", Compression::None),
+        ("-c", Compression::Zlib),
+        ("-l", Compression::Lzo),
+        ("-p", Compression::Snappy),
+        ("-z", Compression::Zstd),
+    ] {
+        for level in ["0", "1"] {
+            let dump = dir.path(&format!("dump{flag}{level}"));
+            let mut args = vec!["-d", level];
+            if !flag.is_empty() {
+                args.push(flag);
+            }
+            args.extend([vmcore.to_str().unwrap(), dump.to_str().unwrap()]);
+            let out = run(&args);
+            assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+            let stdout = text(&out.stdout);
+            assert!(
+                stdout.contains(&format!("The dumpfile is saved to {}.", dump.display())),
+                "{stdout}"
+            );
+            assert!(stdout.ends_with("\nmakedumpfile Completed.\n"), "{stdout}");
+            assert!(check_pages(&dump, &synthetic, compression) > 300);
+        }
+    }
+}
+
+#[test]
+fn program_headers_after_a_gap_are_found_through_e_phoff() {
+    let dir = TempDir::new("phoff");
+    let mut synthetic = SyntheticVmcore::mixed(64, 3);
+    synthetic.phoff_gap = 128; // QEMU's layout: makedumpfile cannot read it
+    let vmcore = write_vmcore(&dir, &synthetic);
+    let dump = dir.path("dump");
+    let out = run(&[
+        "-l",
+        "-d",
+        "1",
+        vmcore.to_str().unwrap(),
+        dump.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    check_pages(&dump, &synthetic, Compression::Lzo);
+}
+
+#[test]
+fn flattened_stream_rebuilds_to_the_direct_file() {
+    let dir = TempDir::new("flat");
+    let synthetic = SyntheticVmcore::mixed(300, 5);
+    let vmcore = write_vmcore(&dir, &synthetic);
+    let direct = dir.path("direct");
+    let out = run(&[
+        "-c",
+        "-d",
+        "1",
+        vmcore.to_str().unwrap(),
+        direct.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+
+    let flat = Command::new(BIN)
+        .args(["-F", "-c", "-d", "1", vmcore.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(flat.status.success());
+    assert!(flat.stdout.starts_with(b"makedumpfile\0\0\0\0"));
+    assert!(
+        text(&flat.stderr).contains("makedumpfile Completed."),
+        "with -F messages go to stderr"
+    );
+
+    let rebuilt = dir.path("rebuilt");
+    let mut child = Command::new(BIN)
+        .args(["-R", rebuilt.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &flat.stdout).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        std::fs::read(&rebuilt).unwrap(),
+        std::fs::read(&direct).unwrap()
+    );
+
+    // A stream cut before its end marker is an error, not a silent success.
+    let cut = dir.path("cut");
+    let mut child = Command::new(BIN)
+        .args(["-R", cut.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let half = flat.stdout.len() / 2;
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &flat.stdout[..half]).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_no_panic(&out);
+}
+
+#[test]
+fn output_is_identical_for_every_thread_count() {
+    let dir = TempDir::new("threads");
+    let synthetic = SyntheticVmcore::mixed(2000, 9);
+    let vmcore = write_vmcore(&dir, &synthetic);
+    let serial = dir.path("serial");
+    assert!(run(&[
+        "-l",
+        "-d",
+        "1",
+        vmcore.to_str().unwrap(),
+        serial.to_str().unwrap()
+    ])
+    .status
+    .success());
+    let expected = std::fs::read(&serial).unwrap();
+    for threads in ["1", "2", "3", "8"] {
+        let path = dir.path(&format!("t{threads}"));
+        let out = run(&[
+            "-l",
+            "-d",
+            "1",
+            "--num-threads",
+            threads,
+            vmcore.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            std::fs::read(&path).unwrap() == expected,
+            "--num-threads {threads} differs from serial"
+        );
+    }
+}
+
+#[test]
+fn a_file_that_is_not_a_vmcore_is_refused_by_name() {
+    let dir = TempDir::new("notelf");
+    let input = dir.path("notes.txt");
+    std::fs::write(&input, b"hello, this is not a crash dump\n").unwrap();
+    let out = run(&[input.to_str().unwrap(), dir.path("dump").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_no_panic(&out);
+    assert!(
+        text(&out.stderr).contains("notes.txt"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).ends_with("makedumpfile Failed.\n"));
+}
+
+#[test]
+fn a_vmcore_truncated_inside_a_pt_load_is_refused() {
+    let dir = TempDir::new("trunc");
+    let synthetic = SyntheticVmcore::mixed(64, 1);
+    let bytes = synthetic.to_bytes();
+    let input = dir.path("vmcore");
+    std::fs::write(&input, &bytes[..bytes.len() - 5000]).unwrap();
+    let out = run(&[
+        "-l",
+        input.to_str().unwrap(),
+        dir.path("dump").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_no_panic(&out);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("PT_LOAD") && err.contains("truncated"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_existing_dump_is_never_overwritten_without_force() {
+    let dir = TempDir::new("exists");
+    let vmcore = write_vmcore(&dir, &SyntheticVmcore::mixed(64, 2));
+    let dump = dir.path("dump");
+    std::fs::write(&dump, b"previous dump").unwrap();
+    let out = run(&["-l", vmcore.to_str().unwrap(), dump.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("File exists"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&dump).unwrap(), b"previous dump");
+    let out = run(&["-f", "-l", vmcore.to_str().unwrap(), dump.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_ne!(std::fs::read(&dump).unwrap(), b"previous dump");
+}
+
+#[test]
+fn an_unwritable_output_path_is_an_error() {
+    let dir = TempDir::new("unwritable");
+    let vmcore = write_vmcore(&dir, &SyntheticVmcore::mixed(64, 2));
+    let out = run(&[vmcore.to_str().unwrap(), "/nonexistent-directory/dump"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_no_panic(&out);
+    assert!(
+        text(&out.stderr).contains("/nonexistent-directory/dump"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn check_params_accepts_distribution_lines_without_a_banner() {
+    for line in [
+        &[
+            "-l",
+            "--message-level",
+            "7",
+            "-d",
+            "31",
+            "vmcore",
+            "dumpfile",
+        ][..],
+        &["-F", "-c", "-d", "31", "vmcore"],
+    ] {
+        let mut args = vec!["--check-params"];
+        args.extend_from_slice(line);
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(!text(&out.stdout).contains("Completed"));
+    }
+    let out = run(&["--check-params", "-d", "42", "vmcore", "dumpfile"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("Dump_level(42) is invalid."));
+    let out = run(&["--check-params", "-F", "vmcore", "dumpfile"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("Commandline parameter is invalid."),
+        "with -F on stderr"
+    );
+}
+
+#[test]
+fn help_and_version_exit_zero() {
+    let out = run(&["-h"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("Usage:"));
+    let out = run(&["-v"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("lzo\tenabled"));
+    let out = run(&["-Q"]);
+    assert_eq!(out.status.code(), Some(1));
+}
