@@ -9,6 +9,7 @@ mod create;
 mod messages;
 mod options;
 mod rebuild;
+mod report;
 mod usage;
 
 use engine::{Error, ErrorKind};
@@ -78,7 +79,12 @@ fn run(args: Vec<String>) -> i32 {
 fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
     match &config.mode {
         Mode::Create { vmcore, dumpfile } => {
-            create::run(config, vmcore, dumpfile.as_deref(), messages)?;
+            let summary = create::run(config, vmcore, dumpfile.as_deref(), messages)?;
+            let excluded = report::ExcludedPages {
+                zero: summary.zero_pages,
+                ..Default::default()
+            };
+            report::print(messages, &summary, &excluded);
             if let Some(path) = dumpfile {
                 messages.common(&format!("\nThe dumpfile is saved to {path}.\n"));
             }

@@ -1,0 +1,80 @@
+//! The statistics printed at message level 16 (`--show-stats`), in makedumpfile's
+//! `print_report` format so scripts that parse it keep working.
+
+use engine::dump::DumpSummary;
+
+use crate::messages::Messages;
+
+/// Page counts per exclusion class (zero pages come from the writer, the others from the
+/// page filter).
+#[derive(Debug, Clone, Default)]
+pub struct ExcludedPages {
+    /// Pages filled with zero.
+    pub zero: u64,
+    /// Non-private page cache.
+    pub cache: u64,
+    /// Private page cache.
+    pub cache_private: u64,
+    /// User process data.
+    pub user: u64,
+    /// Free pages.
+    pub free: u64,
+    /// Hardware-poisoned pages.
+    pub hwpoison: u64,
+    /// Offline pages.
+    pub offline: u64,
+}
+
+impl ExcludedPages {
+    fn total(&self) -> u64 {
+        self.zero
+            + self.cache
+            + self.cache_private
+            + self.user
+            + self.free
+            + self.hwpoison
+            + self.offline
+    }
+}
+
+/// Print the report.
+pub fn print(messages: &Messages, summary: &DumpSummary, excluded: &ExcludedPages) {
+    if !messages.reports() {
+        return;
+    }
+    let original = summary.max_mapnr - summary.memory_holes;
+    let total_excluded = excluded.total();
+    let mut text = String::new();
+    text.push('\n');
+    text += &format!("Original pages  : 0x{original:016x}\n");
+    text += &format!("  Excluded pages   : 0x{total_excluded:016x}\n");
+    text += &format!("    Pages filled with zero  : 0x{:016x}\n", excluded.zero);
+    text += &format!("    Non-private cache pages : 0x{:016x}\n", excluded.cache);
+    text += &format!(
+        "    Private cache pages     : 0x{:016x}\n",
+        excluded.cache_private
+    );
+    text += &format!("    User process data pages : 0x{:016x}\n", excluded.user);
+    text += &format!("    Free pages              : 0x{:016x}\n", excluded.free);
+    text += &format!(
+        "    Hwpoison pages          : 0x{:016x}\n",
+        excluded.hwpoison
+    );
+    text += &format!(
+        "    Offline pages           : 0x{:016x}\n",
+        excluded.offline
+    );
+    text += &format!(
+        "  Remaining pages  : 0x{:016x}\n",
+        original.saturating_sub(total_excluded)
+    );
+    if let Some(percent) = (original.saturating_sub(total_excluded) * 100).checked_div(original) {
+        text += &format!("  (The number of pages is reduced to {percent}%.)\n");
+    }
+    text += &format!("Memory Hole     : 0x{:016x}\n", summary.memory_holes);
+    text += "--------------------------------------------------\n";
+    text += &format!("Total pages     : 0x{:016x}\n", summary.max_mapnr);
+    text += &format!("Write bytes     : {}\n", summary.bytes_written);
+    text.push('\n');
+    messages.report(&text);
+}

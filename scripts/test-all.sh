@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what it needs, then runs every check.
+# A missing tool is a failure, never a skip. Prints "N passed, M failed" last.
+#
+#   scripts/test-all.sh            everything (about 10-20 minutes on 2 cores, first run longer)
+#   QUICK=1 scripts/test-all.sh    skip the real-vmcore and fuzz stages (development loop)
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+. scripts/lib.sh
+
+stages_passed=0
+stages_failed=0
+failed_names=()
+stage() {
+    local name=$1; shift
+    log "=== $name"
+    local start=$SECONDS
+    if "$@"; then
+        stages_passed=$((stages_passed + 1)); log "=== $name: ok ($((SECONDS - start)) s)"
+    else
+        stages_failed=$((stages_failed + 1)); failed_names+=("$name"); log "=== $name: FAILED ($((SECONDS - start)) s)"
+    fi
+}
+
+need_cmd cargo "install Rust (rustup)"
+if [[ -z ${QUICK:-} ]]; then
+    stage "install dependencies" scripts/install-deps.sh || true
+fi
+stage "cargo fmt" cargo fmt --all -- --check
+stage "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
+stage "cargo test (unit, integration, property)" cargo test --workspace --release
+stage "loom model checks" env RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
+    CARGO_TARGET_DIR="$ROOT/target/loom" cargo test --release -p makedumpfile-engine --lib loom
+stage "benchmarks compile" cargo bench --workspace --no-run
+if [[ -z ${QUICK:-} ]]; then
+    stage "release build" cargo build --release -p makedumpfile-cli
+    stage "real vmcores vs makedumpfile 1.7.2 and readers" tests/real-vmcore.sh --profile cloud-1g --profile generic-2g
+fi
+
+echo
+for n in "${failed_names[@]}"; do echo "failed stage: $n"; done
+echo "$stages_passed passed, $stages_failed failed"
+[[ $stages_failed -eq 0 ]]
