@@ -16,7 +16,7 @@ WITH_DBG=0
 for arg in "$@"; do
     case $arg in
         --with-dbg) WITH_DBG=1 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         *) die "unknown argument: $arg" ;;
     esac
 done
@@ -58,6 +58,11 @@ if ! "$DRGN_PYTHON" -c 'import drgn' 2>/dev/null; then
     "$CACHE/venv/bin/pip" install --quiet --upgrade pip
     "$CACHE/venv/bin/pip" install --quiet drgn
 fi
+# matplotlib: the PNG plot of benches/compare.py.
+if ! "$DRGN_PYTHON" -c 'import matplotlib' 2>/dev/null; then
+    log "pip install matplotlib into $CACHE/venv"
+    "$CACHE/venv/bin/pip" install --quiet matplotlib
+fi
 
 if ((WITH_DBG)); then
     need_root
@@ -65,11 +70,12 @@ if ((WITH_DBG)); then
     vmlinux=$CACHE/kernels/dbg/vmlinux-$KERNEL_ABI-cloud-amd64
     if [[ ! -s $vmlinux ]]; then
         mkdir -p "$CACHE/debs" "$CACHE/kernels/dbg"
-        deb=$(ls "$CACHE/debs/${dbgpkg}_"*.deb 2>/dev/null | head -n1 || true)
+        deb=$(cached_deb "$dbgpkg")
         if [[ -z $deb ]]; then
             log "downloading $dbgpkg (283 MB)"
             (cd "$CACHE/debs" && apt-get download "$dbgpkg")
-            deb=$(ls "$CACHE/debs/${dbgpkg}_"*.deb | head -n1)
+            deb=$(cached_deb "$dbgpkg")
+            [[ -n $deb ]] || die "apt-get download $dbgpkg produced no .deb"
         fi
         # Extract only the vmlinux (590 MB unpacked) rather than the whole -dbg tree.
         tmp=$(mktemp -d "$CACHE/kernels/dbg/x.XXXXXX")

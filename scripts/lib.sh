@@ -46,3 +46,12 @@ need_root() {
 
 # Kernel flavours used by the profiles; the -56 ABI is what the docs were verified with.
 KERNEL_ABI=6.1.0-56
+export KERNEL_ABI
+
+# cached_deb PKG: path of a cached $CACHE/debs/PKG_*.deb, or nothing.
+cached_deb() {
+    local f
+    for f in "$CACHE/debs/$1"_*.deb; do
+        if [[ -e $f ]]; then echo "$f"; return 0; fi
+    done
+}

@@ -24,6 +24,10 @@
 #       It runs under GNU time -v (max RSS, elapsed). Every regular file in /out is extracted
 #       with debugfs into $CACHE/collector-out/<profile>/, together with collector.log,
 #       time.txt, result.txt (exit code, max RSS, elapsed) and serial.log.
+#       --keep-vmcore: also copy /proc/vmcore to /out/vmcore afterwards, so the collector's
+#       output can be checked page by page against its own source (each boot gives a
+#       different core, so the cached copy-mode vmcore is not the collector's input):
+#         /usr/bin/python3 scripts/kdump-pages-check.py OUT/vmcore OUT/dump
 #       Never cached. Exit status is non-zero if the collector failed.
 #       Example (Debian's makedumpfile, dynamically linked):
 #         scripts/make-vmcore.sh --collector /usr/bin/makedumpfile \
@@ -39,21 +43,26 @@ FORCE=0
 COLLECTOR=
 COLLECTOR_ARGS=
 COLLECTOR_ARGS_SET=0
+KEEP_VMCORE=0
 while (($#)); do
     case $1 in
         --profile) PROFILE=${2:?--profile needs a value}; shift 2 ;;
         --profile=*) PROFILE=${1#*=}; shift ;;
         --force) FORCE=1; shift ;;
+        --keep-vmcore) KEEP_VMCORE=1; shift ;;
         --collector) COLLECTOR=${2:?--collector needs a path}; shift 2 ;;
         --collector=*) COLLECTOR=${1#*=}; shift ;;
         --collector-args) COLLECTOR_ARGS=${2?--collector-args needs a value}; COLLECTOR_ARGS_SET=1; shift 2 ;;
         --collector-args=*) COLLECTOR_ARGS=${1#*=}; COLLECTOR_ARGS_SET=1; shift ;;
-        -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
 done
 if [[ -z $COLLECTOR ]] && ((COLLECTOR_ARGS_SET)); then
     die "--collector-args needs --collector"
+fi
+if [[ -z $COLLECTOR ]] && ((KEEP_VMCORE)); then
+    die "--keep-vmcore only applies to --collector mode"
 fi
 
 # --- profiles ------------------------------------------------------------------------------
@@ -116,12 +125,13 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 
 # --- kernel package ------------------------------------------------------------------------
-deb=$(ls "$CACHE/debs/${KPKG}_"*.deb 2>/dev/null | head -n1 || true)
+deb=$(cached_deb "$KPKG")
 if [[ -z $deb ]]; then
     log "apt-get download $KPKG"
     (cd "$CACHE/debs" && apt-get download "$KPKG") >&2 ||
         die "apt-get download $KPKG failed (apt-get update? network to deb.debian.org?)"
-    deb=$(ls "$CACHE/debs/${KPKG}_"*.deb | head -n1)
+    deb=$(cached_deb "$KPKG")
+    [[ -n $deb ]] || die "apt-get download $KPKG produced no .deb"
 fi
 KROOT=$CACHE/kernels/$(basename "$deb" .deb)
 if [[ ! -e $KROOT/.extracted ]]; then
@@ -221,6 +231,7 @@ fi
 
 cat >"$ROOT/etc/mkvmcore.conf" <<EOF
 MODE=$MODE
+KEEP_VMCORE=$KEEP_VMCORE
 MODULES='${MOD_ORDER[*]}'
 SHM_RANDOM_MB=$SHM_RANDOM_MB
 SHM_TEXT_MB=$SHM_TEXT_MB
@@ -263,15 +274,18 @@ if [[ ! -s $DATA_IMG ]]; then
     rm -rf "$d"
 fi
 OUT_IMG=$WORK/out.img
-# Sparse; room for the whole core (copy) or an ELF/-d 0 output (collector).
-truncate -s $((MEM_MB + 512))M "$OUT_IMG"
+# Sparse; room for the whole core (copy) or an ELF/-d 0 output (collector), plus a copy
+# of the core with --keep-vmcore.
+truncate -s $(((1 + KEEP_VMCORE) * MEM_MB + 512))M "$OUT_IMG"
 if [[ $MODE == collector ]]; then
     mkfs.ext4 -q -F -L mkvmcore-out "$OUT_IMG"
 fi
 
 # --- boot ----------------------------------------------------------------------------------
 if [[ $MODE == copy ]]; then
-    mkdir -p "$VMCORE_DIR"; SERIAL=$VMCORE_DIR/serial.log
+    # Kept in $WORK until the run succeeds, so a failed --force run leaves the previous
+    # vmcore and its serial.log consistent.
+    mkdir -p "$VMCORE_DIR"; SERIAL=$WORK/serial.log
 else
     RESULT_DIR=$CACHE/collector-out/$PROFILE
     rm -rf "$RESULT_DIR"; mkdir -p "$RESULT_DIR"; SERIAL=$RESULT_DIR/serial.log
@@ -315,6 +329,8 @@ if [[ $MODE == copy ]]; then
     [[ $(head -c 4 "$OUT_IMG" | od -An -tx1 | tr -d ' \n') == 7f454c46 ]] ||
         failed "copied image does not start with the ELF magic"
     mv "$OUT_IMG" "$VMCORE"
+    mv "$SERIAL" "$VMCORE_DIR/serial.log"
+    SERIAL=$VMCORE_DIR/serial.log
     {
         echo "profile:      $PROFILE"
         echo "kernel:       $KVER ($(basename "$deb"))"
@@ -351,6 +367,7 @@ elapsed=$(grep -a 'Elapsed (wall clock)' "$RESULT_DIR/time.txt" 2>/dev/null | aw
     echo "collector:    $COLLECTOR"
     echo "command:      $COLLECTOR_CMD"
     echo "exit code:    $crc"
+    if ((KEEP_VMCORE)); then echo "source core:  $RESULT_DIR/vmcore"; fi
     echo "max RSS kB:   ${maxrss:-unknown}"
     echo "elapsed:      ${elapsed:-unknown} (inside TCG guest)"
     echo "vmcore size:  $size"

@@ -18,6 +18,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 
+# shellcheck source=/dev/null
 . /etc/mkvmcore.conf
 
 say() { echo "@@MKV $*"; }
@@ -87,7 +88,12 @@ EOF
 	done
 	# Let the workload finish before the panic (real-vmcore.md step 3): wait for markers.
 	i=0
-	while [ "$(ls /run-memhog.* 2>/dev/null | wc -l)" -lt "$n" ]; do
+	while :; do
+		ready=0
+		for f in /run-memhog.*; do
+			[ -e "$f" ] && ready=$((ready + 1))
+		done
+		[ "$ready" -ge "$n" ] && break
 		i=$((i + 1))
 		[ $i -gt 1200 ] && fail "memhog did not finish"
 		sleep 0.1
@@ -125,6 +131,10 @@ capture_kernel() {
 		/usr/bin/time -v -o /out/time.txt sh /etc/collector.sh >/out/collector.log 2>&1
 		rc=$?
 		say "COLLECTOR_RC $rc"
+		if [ "$KEEP_VMCORE" = 1 ]; then
+			dd if=/proc/vmcore of=/out/vmcore bs=1M 2>/dev/console ||
+				say "FAIL keeping /proc/vmcore"
+		fi
 		echo "----- collector.log (tail) -----"
 		tail -n 40 /out/collector.log
 		echo "----- time -v -----"
