@@ -13,6 +13,7 @@ use engine::{Error, ErrorKind, Result};
 
 use crate::config::Config;
 use crate::messages::Messages;
+use crate::progress::ProgressPrinter;
 
 /// makedumpfile `check_dump_file`: an existing DUMPFILE is an error unless `-f`, and
 /// then it must be writable. Checked before the input is even opened, so a refused run
@@ -101,17 +102,18 @@ pub fn run(
         bitmaps.ram.len(),
         bitmaps.dumpable.count_ones()
     ));
+    let progress = ProgressPrinter::new(*messages);
     match dumpfile {
         Some(path) => {
             let file = create_dump_file(Path::new(path), config.force)?;
             let mut out = FileOutput::new(file, path);
-            write_kdump(&vmcore, &bitmaps, &options, &mut out)
+            write_kdump(&vmcore, &bitmaps, &options, &mut out, &progress)
         }
         None => {
             let stdout = std::io::stdout().lock();
             let mut out = FlatOutput::new(stdout)?;
             let out: &mut dyn DumpOutput = &mut out;
-            write_kdump(&vmcore, &bitmaps, &options, out)
+            write_kdump(&vmcore, &bitmaps, &options, out, &progress)
         }
     }
 }

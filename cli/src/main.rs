@@ -8,6 +8,7 @@ mod config;
 mod create;
 mod messages;
 mod options;
+mod progress;
 mod rebuild;
 mod report;
 mod usage;

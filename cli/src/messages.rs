@@ -44,6 +44,11 @@ impl Messages {
         }
     }
 
+    /// The level in force.
+    pub fn level(&self) -> u8 {
+        self.level
+    }
+
     fn common_stream(&self, text: &str) {
         // A closed stdout/stderr (e.g. `| head`) must not turn into a panic.
         if self.to_stderr {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod format;
 pub mod input;
 pub mod pipeline;
+pub mod progress;
 pub mod synthetic;
 pub mod vmcoreinfo;
 

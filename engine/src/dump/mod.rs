@@ -17,6 +17,7 @@ use crate::format::{DumpOutput, KdumpLayout, KDUMP_SUB_HEADER_SIZE};
 use crate::input::elf::ElfVmcore;
 use crate::input::PhysicalMemory;
 use crate::pipeline::{self, PipelineConfig};
+use crate::progress::{ProgressObserver, Stage};
 
 use self::header::{build_headers, phys_base, read_utsname, HeaderFields};
 use self::sink::KdumpPageSink;
@@ -96,6 +97,7 @@ pub fn write_kdump(
     bitmaps: &DumpBitmaps,
     options: &DumpOptions,
     out: &mut dyn DumpOutput,
+    progress: &dyn ProgressObserver,
 ) -> Result<DumpSummary> {
     if options.compression == Compression::Lz4 {
         return Err(Error::argument(
@@ -153,7 +155,8 @@ pub fn write_kdump(
 
     let exclude_zero = options.dump_level & DL_EXCLUDE_ZERO != 0;
     let cache_size = (page_size as usize) << options.block_order.min(16);
-    let mut sink = KdumpPageSink::new(out, &layout, cache_size, exclude_zero);
+    let copy_start = std::time::Instant::now();
+    let mut sink = KdumpPageSink::new(out, &layout, cache_size, exclude_zero, progress);
     let config = PipelineConfig {
         threads: options.threads,
         slot_size: page_size as usize,
@@ -175,6 +178,7 @@ pub fn write_kdump(
     sink.flush()?;
     let (_, zero_pages) = sink.counts();
     drop(sink);
+    progress.stage_done(Stage::CopyingData, copy_start.elapsed());
 
     out.write_at(0, &header.to_bytes())?;
     out.finish()?;

@@ -3,12 +3,15 @@
 use crate::error::{Error, Result};
 use crate::format::{DumpOutput, KdumpLayout, PageDesc, PAGE_DESC_SIZE};
 use crate::pipeline::{PageOutcome, PageSink};
+use crate::progress::{ProgressObserver, Stage};
 
 /// Writes descriptors from `layout.offset_desc()` and data from `layout.offset_data()`,
 /// each stream buffered in a cache of `cache_size` bytes (makedumpfile's two `cache_data`,
 /// `page_size << block_order`).
 pub struct KdumpPageSink<'o> {
     out: &'o mut dyn DumpOutput,
+    progress: &'o dyn ProgressObserver,
+    progress_every: u64,
     cache_size: usize,
     desc_cache: Vec<u8>,
     desc_file_offset: u64,
@@ -28,9 +31,13 @@ impl<'o> KdumpPageSink<'o> {
         layout: &KdumpLayout,
         cache_size: usize,
         exclude_zero: bool,
+        progress: &'o dyn ProgressObserver,
     ) -> Self {
         let mut sink = KdumpPageSink {
             out,
+            progress,
+            // makedumpfile reports every num_dumpable / 10000 pages.
+            progress_every: (layout.num_dumpable / 10000).max(1),
             cache_size,
             desc_cache: Vec::with_capacity(cache_size + PAGE_DESC_SIZE),
             desc_file_offset: layout.offset_desc(),
@@ -71,7 +78,10 @@ impl<'o> KdumpPageSink<'o> {
             )));
         }
         self.flush_data()?;
-        self.flush_desc()
+        self.flush_desc()?;
+        self.progress
+            .update(Stage::CopyingData, self.pages, self.expected);
+        Ok(())
     }
 
     fn flush_desc(&mut self) -> Result<()> {
@@ -95,6 +105,10 @@ impl<'o> KdumpPageSink<'o> {
 
 impl PageSink for KdumpPageSink<'_> {
     fn write_page(&mut self, pfn: u64, outcome: PageOutcome, data: &[u8]) -> Result<()> {
+        if self.pages % self.progress_every == 0 {
+            self.progress
+                .update(Stage::CopyingData, self.pages, self.expected);
+        }
         let desc = match outcome {
             PageOutcome::Zero => {
                 self.zero_pages += 1;

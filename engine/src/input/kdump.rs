@@ -311,7 +311,14 @@ mod tests {
                     dump_level,
                     ..Default::default()
                 };
-                write_kdump(&vmcore, &bitmaps, &options, &mut out).unwrap();
+                write_kdump(
+                    &vmcore,
+                    &bitmaps,
+                    &options,
+                    &mut out,
+                    &crate::progress::NoProgress,
+                )
+                .unwrap();
                 let dump = KdumpFile::from_source(&out.bytes[..], "mem").unwrap();
                 assert_eq!(dump.compression(), compression);
                 assert_eq!(dump.dumpable, bitmaps.dumpable);
