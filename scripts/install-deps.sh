@@ -6,8 +6,11 @@
 # - Debian packages (apt-get update only when something is missing, so reruns are offline-fast).
 # - A venv at $CACHE/venv with PyPI drgn (0.3.0 wheel: bundled libkdumpfile with zlib/lzo/snappy/
 #   zstd and flattened support; Debian's python3-drgn 0.0.22 cannot read flattened files).
-# - --with-dbg: the 283 MB linux-image-<abi>-cloud-amd64-dbg deb, of which only the vmlinux is
-#   kept (crash needs DWARF; readers-and-tools.md §1.1). Off by default because of its size.
+# - --with-dbg: the debug vmlinux of both kernel flavours, for crash (it needs DWARF;
+#   readers-and-tools.md §1.1): linux-image-<abi>-cloud-amd64-dbg (283 MB deb) and
+#   linux-image-<abi>-amd64-dbg (858 MB deb). Only the vmlinux is kept, as
+#   $CACHE/kernels/dbg/vmlinux-<abi>-<flavour>; the deb is deleted after extraction.
+#   Off by default because of its size; tests/readers.sh needs it.
 # Ends by running every tool once, so a broken install fails here and not in a test.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -65,26 +68,35 @@ if ! "$DRGN_PYTHON" -c 'import matplotlib' 2>/dev/null; then
 fi
 
 if ((WITH_DBG)); then
-    need_root
-    dbgpkg=linux-image-$KERNEL_ABI-cloud-amd64-dbg
-    vmlinux=$CACHE/kernels/dbg/vmlinux-$KERNEL_ABI-cloud-amd64
-    if [[ ! -s $vmlinux ]]; then
-        mkdir -p "$CACHE/debs" "$CACHE/kernels/dbg"
-        deb=$(cached_deb "$dbgpkg")
-        if [[ -z $deb ]]; then
-            log "downloading $dbgpkg (283 MB)"
-            (cd "$CACHE/debs" && apt-get download "$dbgpkg")
+    # Both flavours the profiles boot: cloud-1g (cloud-amd64, 283 MB deb) and generic-2g
+    # (amd64, 858 MB deb: it carries the debug info of every module). crash only needs the
+    # vmlinux (590-700 MB unpacked), so that is all we keep: the deb is deleted afterwards.
+    for flavour in cloud-amd64 amd64; do
+        dbgpkg=linux-image-$KERNEL_ABI-$flavour-dbg
+        vmlinux=$CACHE/kernels/dbg/vmlinux-$KERNEL_ABI-$flavour
+        if [[ ! -s $vmlinux ]]; then
+            need_root
+            mkdir -p "$CACHE/debs" "$CACHE/kernels/dbg"
             deb=$(cached_deb "$dbgpkg")
-            [[ -n $deb ]] || die "apt-get download $dbgpkg produced no .deb"
+            if [[ -z $deb ]]; then
+                log "downloading $dbgpkg ($(apt-cache show "$dbgpkg" 2>/dev/null |
+                    awk '/^Size:/ {printf "%d MB", $2 / 1e6; exit}'))"
+                (cd "$CACHE/debs" && apt-get download "$dbgpkg") >&2 ||
+                    die "apt-get download $dbgpkg failed (apt-get update? network?)"
+                deb=$(cached_deb "$dbgpkg")
+                [[ -n $deb ]] || die "apt-get download $dbgpkg produced no .deb"
+            fi
+            # Extract only the vmlinux rather than the whole -dbg tree.
+            log "extracting vmlinux-$KERNEL_ABI-$flavour from $(basename "$deb")"
+            tmp=$(mktemp -d "$CACHE/kernels/dbg/x.XXXXXX")
+            dpkg-deb --fsys-tarfile "$deb" |
+                tar -x -C "$tmp" "./usr/lib/debug/boot/vmlinux-$KERNEL_ABI-$flavour" ||
+                { rm -rf "$tmp"; die "could not extract the vmlinux from $deb"; }
+            mv "$tmp/usr/lib/debug/boot/vmlinux-$KERNEL_ABI-$flavour" "$vmlinux"
+            rm -rf "$tmp" "$deb"
         fi
-        # Extract only the vmlinux (590 MB unpacked) rather than the whole -dbg tree.
-        tmp=$(mktemp -d "$CACHE/kernels/dbg/x.XXXXXX")
-        dpkg-deb --fsys-tarfile "$deb" |
-            tar -x -C "$tmp" "./usr/lib/debug/boot/vmlinux-$KERNEL_ABI-cloud-amd64"
-        mv "$tmp/usr/lib/debug/boot/vmlinux-$KERNEL_ABI-cloud-amd64" "$vmlinux"
-        rm -rf "$tmp"
-    fi
-    log "debug vmlinux: $vmlinux"
+        log "debug vmlinux: $vmlinux"
+    done
 fi
 
 # Verify that each tool actually runs.

@@ -141,7 +141,8 @@ mod tests {
         );
         assert_eq!(eta_text(185), "eta: 3m5s");
         assert_eq!(eta_text(7620), "eta: 2h7m");
-        assert_eq!(eta_text(97200), "eta: 1d3h");
+        assert_eq!(eta_text(97200), "eta: 27h0m");
+        assert_eq!(eta_text(270_000), "eta: 3d3h");
         assert_eq!(eta_text(100 * 86400), "eta: >100day");
         assert!(progress_line(Stage::MemoryHoles, 1000, '|', None)
             .ends_with("[100.0 %] |                  "));
