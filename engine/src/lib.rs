@@ -5,10 +5,13 @@
 //! (claim → read → codec → ring → consumer) → format writer. The format and codec
 //! modules know nothing of threads; the pipeline knows nothing of the CLI.
 
+pub mod arch;
 pub mod bitmap;
 pub mod codec;
 pub mod error;
+pub mod filter;
 pub mod input;
+pub mod kernel_version;
 pub mod pipeline;
 pub mod vmcoreinfo;
 

@@ -1,0 +1,1 @@
+//! Synthetic physical memory images for the filter tests.
