@@ -53,7 +53,13 @@ const fn clamp(component: u32) -> u32 {
 
 impl fmt::Display for KernelVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.0 >> 16, (self.0 >> 8) & 0xff, self.0 & 0xff)
+        write!(
+            f,
+            "{}.{}.{}",
+            self.0 >> 16,
+            (self.0 >> 8) & 0xff,
+            self.0 & 0xff
+        )
     }
 }
 
@@ -63,9 +69,18 @@ mod tests {
 
     #[test]
     fn parses_distribution_release_strings() {
-        assert_eq!(KernelVersion::parse("6.1.0-56-cloud-amd64").unwrap(), KernelVersion::new(6, 1, 0));
-        assert_eq!(KernelVersion::parse("4.15.18").unwrap(), KernelVersion::new(4, 15, 18));
-        assert_eq!(KernelVersion::parse("7.1-rc1").unwrap(), KernelVersion::new(7, 1, 0));
+        assert_eq!(
+            KernelVersion::parse("6.1.0-56-cloud-amd64").unwrap(),
+            KernelVersion::new(6, 1, 0)
+        );
+        assert_eq!(
+            KernelVersion::parse("4.15.18").unwrap(),
+            KernelVersion::new(4, 15, 18)
+        );
+        assert_eq!(
+            KernelVersion::parse("7.1-rc1").unwrap(),
+            KernelVersion::new(7, 1, 0)
+        );
         assert!(KernelVersion::parse("linux").is_err());
         assert!(KernelVersion::new(4, 16, 0) > KernelVersion::new(4, 15, 255));
         assert_eq!(KernelVersion::new(6, 12, 3).to_string(), "6.12.3");

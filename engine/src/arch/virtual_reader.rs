@@ -24,7 +24,12 @@ pub struct VirtualReader<'t, 'r> {
 impl<'t, 'r> VirtualReader<'t, 'r> {
     /// Wrap a physical reader.
     pub fn new(translator: &'t X86_64Translator, reader: &'r mut dyn PageReader) -> Self {
-        VirtualReader { translator, reader, cache: [None; CACHED_LEAVES], next_slot: 0 }
+        VirtualReader {
+            translator,
+            reader,
+            cache: [None; CACHED_LEAVES],
+            next_slot: 0,
+        }
     }
 
     /// The translator in use.
@@ -34,7 +39,12 @@ impl<'t, 'r> VirtualReader<'t, 'r> {
 
     /// The leaf mapping `vaddr`, from the cache or by walking the tables.
     fn leaf(&mut self, vaddr: u64) -> Result<Leaf> {
-        if let Some(leaf) = self.cache.iter().flatten().find(|leaf| leaf.contains(vaddr)) {
+        if let Some(leaf) = self
+            .cache
+            .iter()
+            .flatten()
+            .find(|leaf| leaf.contains(vaddr))
+        {
             return Ok(*leaf);
         }
         let leaf = self.translator.leaf(self.reader, vaddr)?;
@@ -55,8 +65,10 @@ impl<'t, 'r> VirtualReader<'t, 'r> {
         while done < buf.len() {
             let at = vaddr.wrapping_add(done as u64);
             let leaf = self.leaf(at)?;
-            let in_leaf = (leaf.virt_base.wrapping_add(leaf.size).wrapping_sub(at)).min((buf.len() - done) as u64) as usize;
-            self.reader.read_phys(leaf.translate(at), &mut buf[done..done + in_leaf])?;
+            let in_leaf = (leaf.virt_base.wrapping_add(leaf.size).wrapping_sub(at))
+                .min((buf.len() - done) as u64) as usize;
+            self.reader
+                .read_phys(leaf.translate(at), &mut buf[done..done + in_leaf])?;
             done += in_leaf;
         }
         Ok(())

@@ -156,7 +156,11 @@ impl X86_64Translator {
             None => match loads.iter().find(|l| l.virt_start >= START_KERNEL_MAP) {
                 // The kernel text PT_LOAD: its offset into the text mapping is where the
                 // image was linked, so the difference to p_paddr is the relocation.
-                Some(text) => (text.phys_start.wrapping_sub(text.virt_start & !START_KERNEL_MAP), ValueSource::PtLoad),
+                Some(text) => (
+                    text.phys_start
+                        .wrapping_sub(text.virt_start & !START_KERNEL_MAP),
+                    ValueSource::PtLoad,
+                ),
                 None => (0, ValueSource::Constant),
             },
         };
@@ -171,7 +175,9 @@ impl X86_64Translator {
             .filter(|&offset| offset != 0);
         let (page_offset, page_offset_source) = match from_loads {
             Some(offset) => (offset, ValueSource::PtLoad),
-            None if version < KernelVersion::new(2, 6, 27) => (PAGE_OFFSET_ORIG, ValueSource::Constant),
+            None if version < KernelVersion::new(2, 6, 27) => {
+                (PAGE_OFFSET_ORIG, ValueSource::Constant)
+            }
             None if five_level => (PAGE_OFFSET_5LEVEL, ValueSource::Constant),
             None => (PAGE_OFFSET_4LEVEL, ValueSource::Constant),
         };
@@ -210,7 +216,9 @@ impl X86_64Translator {
 
     /// Physical address of a kernel-text (or kernel data/bss) virtual address.
     pub fn kernel_text_to_phys(&self, vaddr: u64) -> u64 {
-        vaddr.wrapping_sub(START_KERNEL_MAP).wrapping_add(self.phys_base)
+        vaddr
+            .wrapping_sub(START_KERNEL_MAP)
+            .wrapping_add(self.phys_base)
     }
 
     /// Physical address of the top-level page table.
@@ -235,15 +243,35 @@ impl X86_64Translator {
     pub fn vtop_walk(&self, reader: &mut dyn PageReader, vaddr: u64) -> Result<VtopWalk> {
         let mut steps = Vec::with_capacity(5);
         let leaf = self.walk(reader, vaddr, Some(&mut steps))?;
-        Ok(VtopWalk { vaddr, steps, paddr: leaf.translate(vaddr) })
+        Ok(VtopWalk {
+            vaddr,
+            steps,
+            paddr: leaf.translate(vaddr),
+        })
     }
 
-    fn walk(&self, reader: &mut dyn PageReader, vaddr: u64, mut steps: Option<&mut Vec<TableStep>>) -> Result<Leaf> {
+    fn walk(
+        &self,
+        reader: &mut dyn PageReader,
+        vaddr: u64,
+        mut steps: Option<&mut Vec<TableStep>>,
+    ) -> Result<Leaf> {
         let mut table = self.top_table()?;
         let levels: &[(TableLevel, u32)] = if self.five_level {
-            &[(TableLevel::Pgd, 48), (TableLevel::P4d, 39), (TableLevel::Pud, 30), (TableLevel::Pmd, 21), (TableLevel::Pte, 12)]
+            &[
+                (TableLevel::Pgd, 48),
+                (TableLevel::P4d, 39),
+                (TableLevel::Pud, 30),
+                (TableLevel::Pmd, 21),
+                (TableLevel::Pte, 12),
+            ]
         } else {
-            &[(TableLevel::Pgd, 39), (TableLevel::Pud, 30), (TableLevel::Pmd, 21), (TableLevel::Pte, 12)]
+            &[
+                (TableLevel::Pgd, 39),
+                (TableLevel::Pud, 30),
+                (TableLevel::Pmd, 21),
+                (TableLevel::Pte, 12),
+            ]
         };
         for &(level, shift) in levels {
             let entry_address = table + ((vaddr >> shift) & (ENTRIES_PER_TABLE - 1)) * 8;
@@ -256,7 +284,11 @@ impl X86_64Translator {
             })?;
             let entry = u64::from_le_bytes(raw);
             if let Some(steps) = steps.as_deref_mut() {
-                steps.push(TableStep { level, entry_address, entry });
+                steps.push(TableStep {
+                    level,
+                    entry_address,
+                    entry,
+                });
             }
             if entry & PAGE_PRESENT == 0 {
                 return Err(Error::invalid(format!(
@@ -272,12 +304,18 @@ impl X86_64Translator {
             };
             if is_leaf {
                 let phys_base = entry & self.entry_mask & !(leaf_size - 1);
-                return Ok(Leaf { virt_base: vaddr & !(leaf_size - 1), phys_base, size: leaf_size });
+                return Ok(Leaf {
+                    virt_base: vaddr & !(leaf_size - 1),
+                    phys_base,
+                    size: leaf_size,
+                });
             }
             table = entry & self.entry_mask;
         }
         // The PTE level always returns above; kept as an error so a future edit of the
         // level table cannot turn into a panic.
-        Err(Error::internal(format!("page-table walk of {vaddr:#x} ended without a leaf")))
+        Err(Error::internal(format!(
+            "page-table walk of {vaddr:#x} ended without a leaf"
+        )))
     }
 }

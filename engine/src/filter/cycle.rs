@@ -48,7 +48,10 @@ pub struct CycleBitmap {
 impl CycleBitmap {
     /// An all-clear bitmap for the pfns of `cycle`.
     pub fn new(cycle: Range<u64>) -> Self {
-        CycleBitmap { base: cycle.start, bits: Bitmap::new(cycle.end.saturating_sub(cycle.start)) }
+        CycleBitmap {
+            base: cycle.start,
+            bits: Bitmap::new(cycle.end.saturating_sub(cycle.start)),
+        }
     }
 
     /// The pfns covered.
@@ -60,7 +63,8 @@ impl CycleBitmap {
     pub fn fill_range(&mut self, start: u64, end: u64, value: bool) {
         let start = start.max(self.base);
         if start < end {
-            self.bits.fill_range(start - self.base, end - self.base, value);
+            self.bits
+                .fill_range(start - self.base, end - self.base, value);
         }
     }
 
@@ -87,7 +91,9 @@ impl DumpableBits for CycleBitmap {
 pub fn pfns_per_cycle(max_mapnr: u64, cyclic_buffer_kib: Option<u64>, free_memory: u64) -> u64 {
     let bytes = match cyclic_buffer_kib {
         Some(kib) => (kib.saturating_mul(1024)).min(free_memory),
-        None => DEFAULT_MAX_CYCLIC_BUFFER.min(free_memory / 10 * 6).min(max_mapnr * 2 / 8),
+        None => DEFAULT_MAX_CYCLIC_BUFFER
+            .min(free_memory / 10 * 6)
+            .min(max_mapnr * 2 / 8),
     };
     (bytes * 8).max(8)
 }
@@ -118,7 +124,9 @@ mod tests {
         let mut bits = CycleBitmap::new(100..300);
         bits.fill_range(0, 1000, true);
         bits.clear_range(150, 160);
-        assert!(bits.get(100) && !bits.get(99) && !bits.get(155) && bits.get(160) && !bits.get(300));
+        assert!(
+            bits.get(100) && !bits.get(99) && !bits.get(155) && bits.get(160) && !bits.get(300)
+        );
         assert_eq!(bits.range(), 100..300);
     }
 

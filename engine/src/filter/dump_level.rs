@@ -101,8 +101,14 @@ mod tests {
         assert!(level.excludes_free() && level.excludes_zero() && level.excludes_user());
         let level: DumpLevel = "10".parse().unwrap();
         assert!(level.excludes_cache() && level.excludes_user() && !level.excludes_private_cache());
-        assert_eq!("32".parse::<DumpLevel>().unwrap_err().message(), "Dump_level(32) is invalid.");
-        assert_eq!("-1".parse::<DumpLevel>().unwrap_err().message(), "Dump_level(-1) is invalid.");
+        assert_eq!(
+            "32".parse::<DumpLevel>().unwrap_err().message(),
+            "Dump_level(32) is invalid."
+        );
+        assert_eq!(
+            "-1".parse::<DumpLevel>().unwrap_err().message(),
+            "Dump_level(-1) is invalid."
+        );
         assert!("x".parse::<DumpLevel>().is_err());
     }
 }

@@ -56,7 +56,8 @@ pub(crate) struct FreeLists {
 impl FreeLists {
     /// Check that VMCOREINFO describes the free lists, with makedumpfile's messages.
     pub(crate) fn new(info: &VmcoreInfo) -> Result<Self> {
-        let node_data = keys::symbol(info, "node_data").filter(|_| keys::length(info, "node_data").is_some());
+        let node_data =
+            keys::symbol(info, "node_data").filter(|_| keys::length(info, "node_data").is_some());
         let pgdat_list = keys::symbol(info, "pgdat_list");
         let contig = keys::symbol(info, "contig_page_data");
         if node_data.is_none() && pgdat_list.is_none() && contig.is_none() {
@@ -69,7 +70,10 @@ impl FreeLists {
             pgdat_sources.push(PgdatSource::NodeData { array });
         }
         if let Some(array) = pgdat_list {
-            pgdat_sources.push(PgdatSource::PgdatList { array, length: keys::length(info, "pgdat_list") });
+            pgdat_sources.push(PgdatSource::PgdatList {
+                array,
+                length: keys::length(info, "pgdat_list"),
+            });
         }
         if let Some(pgdat) = contig {
             pgdat_sources.push(PgdatSource::Contig { pgdat });
@@ -93,9 +97,12 @@ impl FreeLists {
                 next: offset("list_head.next")?,
                 prev: offset("list_head.prev")?,
                 page_lru: offset("page.lru")?,
-                orders: keys::length(info, "zone.free_area").filter(|&l| (1..=64).contains(&l))? as u64,
+                orders: keys::length(info, "zone.free_area").filter(|&l| (1..=64).contains(&l))?
+                    as u64,
                 // Before 2.6.24 there was one list per order.
-                migrate_types: keys::length(info, "free_area.free_list").filter(|&l| l > 0).unwrap_or(1) as u64,
+                migrate_types: keys::length(info, "free_area.free_list")
+                    .filter(|&l| l > 0)
+                    .unwrap_or(1) as u64,
             })
         };
         let mut lists = structures().ok_or_else(|| {
@@ -124,10 +131,16 @@ impl FreeLists {
     /// The online node numbers from the node online mask.
     fn online_nodes(&self, kernel: &mut VirtualReader<'_, '_>) -> Result<Vec<u64>> {
         let mut mask = vec![0u8; self.nodemask_size];
-        kernel.read(self.online_map, &mut mask).map_err(|e| e.context("Can't get the node online map"))?;
-        let nodes: Vec<u64> = (0..mask.len() as u64 * 8).filter(|&bit| mask[(bit / 8) as usize] >> (bit % 8) & 1 != 0).collect();
+        kernel
+            .read(self.online_map, &mut mask)
+            .map_err(|e| e.context("Can't get the node online map"))?;
+        let nodes: Vec<u64> = (0..mask.len() as u64 * 8)
+            .filter(|&bit| mask[(bit / 8) as usize] >> (bit % 8) & 1 != 0)
+            .collect();
         if nodes.is_empty() {
-            return Err(Error::invalid("Can't get next online node: the node online map is empty"));
+            return Err(Error::invalid(
+                "Can't get next online node: the node online map is empty",
+            ));
         }
         Ok(nodes)
     }
@@ -137,7 +150,9 @@ impl FreeLists {
         let page_offset = kernel.translator().page_offset().0;
         for source in &self.pgdat_sources {
             let candidate = match *source {
-                PgdatSource::NodeData { array } => kernel.read_u64(array.wrapping_add(node * 8)).ok(),
+                PgdatSource::NodeData { array } => {
+                    kernel.read_u64(array.wrapping_add(node * 8)).ok()
+                }
                 PgdatSource::PgdatList { array, length } => {
                     let allowed = match length {
                         None => node == 0,
@@ -155,7 +170,9 @@ impl FreeLists {
                 return Ok(pgdat);
             }
         }
-        Err(Error::invalid(format!("Can't determine pgdat list (node {node})")))
+        Err(Error::invalid(format!(
+            "Can't determine pgdat list (node {node})"
+        )))
     }
 
     /// Clear the free blocks that fall in `cycle`, counting them as free.
@@ -170,20 +187,30 @@ impl FreeLists {
     ) -> Result<()> {
         // Each list entry is a distinct free block, so the number of entries is bounded
         // by the number of pfns; one more means the list loops.
-        let step_limit = mem_maps.iter().map(|m| m.pfn_end - m.pfn_start).sum::<u64>() + 1;
+        let step_limit = mem_maps
+            .iter()
+            .map(|m| m.pfn_end - m.pfn_start)
+            .sum::<u64>()
+            + 1;
         let mut steps = 0u64;
         for node in self.online_nodes(kernel)? {
             let pgdat = self.pgdat(kernel, node)?;
             let node_zones = pgdat.wrapping_add(self.node_zones);
-            let nr_zones = kernel.read_u32(pgdat.wrapping_add(self.nr_zones)).map_err(|e| e.context("Can't get nr_zones"))?;
+            let nr_zones = kernel
+                .read_u32(pgdat.wrapping_add(self.nr_zones))
+                .map_err(|e| e.context("Can't get nr_zones"))?;
             // MAX_NR_ZONES is at most 6; a larger count is corruption, not a reason to
             // read hundreds of bogus zones.
             if nr_zones > 64 {
-                return Err(Error::invalid(format!("pglist_data of node {node} has nr_zones {nr_zones}")));
+                return Err(Error::invalid(format!(
+                    "pglist_data of node {node} has nr_zones {nr_zones}"
+                )));
             }
             for zone_index in 0..nr_zones as u64 {
                 let zone = node_zones.wrapping_add(zone_index * self.zone_size);
-                let spanned = kernel.read_u64(zone.wrapping_add(self.spanned_pages)).map_err(|e| e.context("Can't get spanned_pages"))?;
+                let spanned = kernel
+                    .read_u64(zone.wrapping_add(self.spanned_pages))
+                    .map_err(|e| e.context("Can't get spanned_pages"))?;
                 if spanned == 0 {
                     continue;
                 }
@@ -195,7 +222,9 @@ impl FreeLists {
                             .wrapping_add(self.free_list)
                             .wrapping_add(self.list_head_size * migrate_type);
                         let mut previous = head;
-                        let mut current = kernel.read_u64(head.wrapping_add(self.next)).map_err(|e| e.context("Can't get next list_head"))?;
+                        let mut current = kernel
+                            .read_u64(head.wrapping_add(self.next))
+                            .map_err(|e| e.context("Can't get next list_head"))?;
                         while current != head {
                             steps += 1;
                             if steps > step_limit {
@@ -203,7 +232,9 @@ impl FreeLists {
                             }
                             let page = current.wrapping_sub(self.page_lru);
                             let start_pfn = page_to_pfn(mem_maps, struct_page_size, page)?;
-                            let prev = kernel.read_u64(current.wrapping_add(self.prev)).map_err(|e| e.context("Can't get prev list_head"))?;
+                            let prev = kernel
+                                .read_u64(current.wrapping_add(self.prev))
+                                .map_err(|e| e.context("Can't get prev list_head"))?;
                             if prev != previous {
                                 return Err(Error::invalid(format!(
                                     "The free list is broken: entry {current:#x} has prev {prev:#x}, expected {previous:#x}"
@@ -216,7 +247,9 @@ impl FreeLists {
                                 stats.add(ExcludedClass::Free, end - start);
                             }
                             previous = current;
-                            current = kernel.read_u64(current.wrapping_add(self.next)).map_err(|e| e.context("Can't get next list_head"))?;
+                            current = kernel
+                                .read_u64(current.wrapping_add(self.next))
+                                .map_err(|e| e.context("Can't get next list_head"))?;
                         }
                     }
                 }
@@ -234,5 +267,9 @@ fn page_to_pfn(mem_maps: &[MemMapRange], struct_page_size: u64, page: u64) -> Re
             let index = page.checked_sub(m.mem_map)? / struct_page_size;
             (index < m.pfn_end - m.pfn_start).then_some(m.pfn_start + index)
         })
-        .ok_or_else(|| Error::invalid(format!("Can't convert the address of page descriptor ({page:#x}) to pfn")))
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "Can't convert the address of page descriptor ({page:#x}) to pfn"
+            ))
+        })
 }

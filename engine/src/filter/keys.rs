@@ -45,7 +45,9 @@ mod tests {
 
     #[test]
     fn not_found_sentinels_read_as_missing() {
-        let info = VmcoreInfo::parse(b"NUMBER(a)=-1\nNUMBER(b)=-129\nSYMBOL(c)=0\nOFFSET(d)=-8\nOFFSET(e)=24\n");
+        let info = VmcoreInfo::parse(
+            b"NUMBER(a)=-1\nNUMBER(b)=-129\nSYMBOL(c)=0\nOFFSET(d)=-8\nOFFSET(e)=24\n",
+        );
         assert_eq!(number(&info, "a"), None);
         assert_eq!(number(&info, "b"), Some(-129));
         assert_eq!(symbol(&info, "c"), None);

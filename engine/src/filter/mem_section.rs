@@ -43,7 +43,13 @@ struct Geometry {
     sections_per_root: u64,
 }
 
-fn geometry(info: &VmcoreInfo, page_size: u64, version: KernelVersion, five_level: bool, struct_page_size: u64) -> Result<Geometry> {
+fn geometry(
+    info: &VmcoreInfo,
+    page_size: u64,
+    version: KernelVersion,
+    five_level: bool,
+    struct_page_size: u64,
+) -> Result<Geometry> {
     if keys::symbol(info, "mem_section").is_none() {
         return Err(Error::invalid(
             "VMCOREINFO lacks SYMBOL(mem_section): can't find the struct page arrays (makedumpfile: \"Can't distinguish the memory type.\")",
@@ -54,20 +60,27 @@ fn geometry(info: &VmcoreInfo, page_size: u64, version: KernelVersion, five_leve
         .ok_or_else(|| Error::invalid("VMCOREINFO lacks a valid SIZE(mem_section)"))?;
     let section_mem_map = keys::offset(info, "mem_section.section_mem_map")
         .filter(|&o| o + 8 <= section_size)
-        .ok_or_else(|| Error::invalid("VMCOREINFO lacks a valid OFFSET(mem_section.section_mem_map)"))?;
+        .ok_or_else(|| {
+            Error::invalid("VMCOREINFO lacks a valid OFFSET(mem_section.section_mem_map)")
+        })?;
     let page_shift = page_size.trailing_zeros() as i64;
-    let section_size_bits = keys::number(info, "SECTION_SIZE_BITS").unwrap_or(DEFAULT_SECTION_SIZE_BITS);
+    let section_size_bits =
+        keys::number(info, "SECTION_SIZE_BITS").unwrap_or(DEFAULT_SECTION_SIZE_BITS);
     // get_versiondep_info_x86_64
-    let max_physmem_bits = keys::number(info, "MAX_PHYSMEM_BITS").unwrap_or(if version < KernelVersion::new(2, 6, 26) {
-        40
-    } else if version < KernelVersion::new(2, 6, 31) {
-        44
-    } else if five_level {
-        52
-    } else {
-        46
-    });
-    if !(page_shift..=page_shift + 40).contains(&section_size_bits) || !(section_size_bits..=64).contains(&max_physmem_bits) {
+    let max_physmem_bits = keys::number(info, "MAX_PHYSMEM_BITS").unwrap_or(
+        if version < KernelVersion::new(2, 6, 26) {
+            40
+        } else if version < KernelVersion::new(2, 6, 31) {
+            44
+        } else if five_level {
+            52
+        } else {
+            46
+        },
+    );
+    if !(page_shift..=page_shift + 40).contains(&section_size_bits)
+        || !(section_size_bits..=64).contains(&max_physmem_bits)
+    {
         return Err(Error::invalid(format!(
             "VMCOREINFO: SECTION_SIZE_BITS={section_size_bits} and MAX_PHYSMEM_BITS={max_physmem_bits} do not describe a sparse memory model with {page_size}-byte pages"
         )));
@@ -102,18 +115,30 @@ pub fn find_mem_maps(
     version: KernelVersion,
     struct_page_size: u64,
 ) -> Result<Vec<MemMapRange>> {
-    let geometry = geometry(info, page_size, version, kernel.translator().five_level(), struct_page_size)?;
+    let geometry = geometry(
+        info,
+        page_size,
+        version,
+        kernel.translator().five_level(),
+        struct_page_size,
+    )?;
     let symbol = keys::symbol(info, "mem_section").unwrap_or(0);
     let pages_per_section = 1u64 << geometry.pfn_section_shift;
     let num_section = max_mapnr.div_ceil(pages_per_section);
-    let walker = SectionWalker { geometry, num_section, max_mapnr };
+    let walker = SectionWalker {
+        geometry,
+        num_section,
+        max_mapnr,
+    };
 
     if let Some(maps) = walker.validate(kernel, symbol)? {
         return Ok(maps);
     }
     if geometry.extreme {
         // SPARSEMEM_EXTREME v2 (4.15+) from a source that gave the pointer's address.
-        let pointer = kernel.read_u64(symbol).map_err(|e| e.context("Can't read the mem_section pointer"))?;
+        let pointer = kernel
+            .read_u64(symbol)
+            .map_err(|e| e.context("Can't read the mem_section pointer"))?;
         if let Some(maps) = walker.validate(kernel, pointer)? {
             return Ok(maps);
         }
@@ -132,11 +157,22 @@ struct SectionWalker {
 impl SectionWalker {
     /// makedumpfile `validate_mem_section`: `Ok(None)` when no section is present, or
     /// when a present section's mem_map is not a kernel address (the form is wrong).
-    fn validate(&self, kernel: &mut VirtualReader<'_, '_>, mem_section: u64) -> Result<Option<Vec<MemMapRange>>> {
+    fn validate(
+        &self,
+        kernel: &mut VirtualReader<'_, '_>,
+        mem_section: u64,
+    ) -> Result<Option<Vec<MemMapRange>>> {
         let g = &self.geometry;
         let nr_roots = self.num_section.div_ceil(g.sections_per_root);
         // Plain SPARSEMEM indexes the symbol directly; only the extreme form has roots.
-        let mut roots_raw = vec![0u8; if g.extreme { (nr_roots * 8) as usize } else { 0 }];
+        let mut roots_raw = vec![
+            0u8;
+            if g.extreme {
+                (nr_roots * 8) as usize
+            } else {
+                0
+            }
+        ];
         if kernel.read(mem_section, &mut roots_raw).is_err() {
             // makedumpfile: "Can't read mem_section array." – this form does not validate.
             return Ok(None);
@@ -158,17 +194,26 @@ impl SectionWalker {
             if section < page_offset || kernel.read(section, &mut raw).is_err() {
                 continue;
             }
-            let coded = u64::from_le_bytes(raw[g.section_mem_map..g.section_mem_map + 8].try_into().unwrap_or_default());
+            let coded = u64::from_le_bytes(
+                raw[g.section_mem_map..g.section_mem_map + 8]
+                    .try_into()
+                    .unwrap_or_default(),
+            );
             if coded & !SECTION_MAP_MASK & SECTION_MARKED_PRESENT == 0 {
                 continue;
             }
             let pfn_start = nr << g.pfn_section_shift;
-            let mem_map = (coded & SECTION_MAP_MASK).wrapping_add(pfn_start.wrapping_mul(g.struct_page_size));
+            let mem_map =
+                (coded & SECTION_MAP_MASK).wrapping_add(pfn_start.wrapping_mul(g.struct_page_size));
             if mem_map < page_offset {
                 return Ok(None);
             }
             let pfn_end = (pfn_start + (1 << g.pfn_section_shift)).min(self.max_mapnr);
-            maps.push(MemMapRange { pfn_start, pfn_end, mem_map });
+            maps.push(MemMapRange {
+                pfn_start,
+                pfn_end,
+                mem_map,
+            });
         }
         Ok((!maps.is_empty()).then_some(maps))
     }

@@ -94,7 +94,12 @@ impl<'m> PageFilter<'m> {
     /// present), this runs even for levels that filter nothing, and fails on a vmcore
     /// whose mem_section can't be validated. Without VMCOREINFO the CLI must not build a
     /// filter: makedumpfile then allows only levels 0 and 1.
-    pub fn new(info: &VmcoreInfo, memory: &'m dyn PhysicalMemory, loads: &[PtLoad], level: DumpLevel) -> Result<Self> {
+    pub fn new(
+        info: &VmcoreInfo,
+        memory: &'m dyn PhysicalMemory,
+        loads: &[PtLoad],
+        level: DumpLevel,
+    ) -> Result<Self> {
         let page_size = memory.page_size();
         if let Some(vmcoreinfo_page_size) = info.page_size()? {
             if vmcoreinfo_page_size != page_size {
@@ -103,8 +108,9 @@ impl<'m> PageFilter<'m> {
                 )));
             }
         }
-        let osrelease =
-            info.osrelease().ok_or_else(|| Error::invalid("VMCOREINFO lacks OSRELEASE: can't get the kernel version"))?;
+        let osrelease = info.osrelease().ok_or_else(|| {
+            Error::invalid("VMCOREINFO lacks OSRELEASE: can't get the kernel version")
+        })?;
         let version = KernelVersion::parse(osrelease)?;
         let translator = X86_64Translator::new(info, loads, version);
         let rules = PageRules::new(info, version)?;
@@ -123,7 +129,12 @@ impl<'m> PageFilter<'m> {
         drop(reader);
         // get_mem_map: when the kernel used less memory than the vmcore holds (mem=),
         // only pfns up to the last present section count.
-        let max_mapnr = mem_maps.iter().map(|m| m.pfn_end).max().unwrap_or(0).min(memory.max_mapnr());
+        let max_mapnr = mem_maps
+            .iter()
+            .map(|m| m.pfn_end)
+            .max()
+            .unwrap_or(0)
+            .min(memory.max_mapnr());
 
         let buddy_detectable = level.excludes_free() && rules.buddy().is_some();
         let scan_mem_map = level.excludes_cache()
@@ -131,9 +142,23 @@ impl<'m> PageFilter<'m> {
             || level.excludes_user()
             || rules.knows_hwpoison()
             || buddy_detectable;
-        let free_lists = if level.excludes_free() && !buddy_detectable { Some(FreeLists::new(info)?) } else { None };
+        let free_lists = if level.excludes_free() && !buddy_detectable {
+            Some(FreeLists::new(info)?)
+        } else {
+            None
+        };
 
-        Ok(PageFilter { memory, level, translator, rules, mem_maps, max_mapnr, scan_mem_map, free_lists, pending: None })
+        Ok(PageFilter {
+            memory,
+            level,
+            translator,
+            rules,
+            mem_maps,
+            max_mapnr,
+            scan_mem_map,
+            free_lists,
+            pending: None,
+        })
     }
 
     /// The dump level filtered for.
@@ -174,7 +199,10 @@ impl<'m> PageFilter<'m> {
         stats: &mut FilterStats,
     ) -> Result<()> {
         let cycle = cycle.start..cycle.end.min(self.max_mapnr);
-        let pending = self.pending.take().filter(|p| p.start == cycle.start && cycle.start < cycle.end);
+        let pending = self
+            .pending
+            .take()
+            .filter(|p| p.start == cycle.start && cycle.start < cycle.end);
         let mut kernel = VirtualReader::new(&self.translator, reader);
         let mut scanner = scan::MemMapScanner {
             memory: self.memory,
@@ -191,7 +219,11 @@ impl<'m> PageFilter<'m> {
             scan_from = pending.end;
         }
         if self.scan_mem_map {
-            for range in self.mem_maps.iter().filter(|m| m.pfn_end > cycle.start && m.pfn_start < cycle.end) {
+            for range in self
+                .mem_maps
+                .iter()
+                .filter(|m| m.pfn_end > cycle.start && m.pfn_start < cycle.end)
+            {
                 scanner.scan(&mut kernel, range, scan_from)?;
             }
         }

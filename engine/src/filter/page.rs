@@ -71,7 +71,10 @@ enum CompoundRule {
     /// `PG_hugetlb`.
     HugetlbFlag { bit: i64 },
     /// Up to 6.5: order and destructor fields of `page[1]` (`folio` fields since 6.3).
-    Fields { order: Option<NextPageField>, dtor: Option<NextPageField> },
+    Fields {
+        order: Option<NextPageField>,
+        dtor: Option<NextPageField>,
+    },
 }
 
 /// How a free buddy block's head is recognised (makedumpfile `setup_page_is_buddy`).
@@ -129,33 +132,53 @@ impl PageRules {
                 "VMCOREINFO lacks {what}: can't read struct page (makedumpfile: \"Can't distinguish the memory type.\")"
             ))
         };
-        let size = keys::size(info, "page").filter(|&s| s > 0).ok_or_else(|| missing("SIZE(page)"))?;
-        let flags = keys::offset(info, "page.flags").ok_or_else(|| missing("OFFSET(page.flags)"))?;
+        let size = keys::size(info, "page")
+            .filter(|&s| s > 0)
+            .ok_or_else(|| missing("SIZE(page)"))?;
+        let flags =
+            keys::offset(info, "page.flags").ok_or_else(|| missing("OFFSET(page.flags)"))?;
         // _refcount (_count before 4.6) is never used by the rules, but makedumpfile
         // refuses to filter without it (`get_mem_type`).
         keys::offset(info, "page._refcount")
             .or_else(|| keys::offset(info, "page._count"))
             .ok_or_else(|| missing("OFFSET(page._refcount)"))?;
-        let mapping = keys::offset(info, "page.mapping").ok_or_else(|| missing("OFFSET(page.mapping)"))?;
+        let mapping =
+            keys::offset(info, "page.mapping").ok_or_else(|| missing("OFFSET(page.mapping)"))?;
         let mapcount = keys::offset(info, "page._mapcount");
         let private = keys::offset(info, "page.private");
-        let compound_head = keys::offset(info, "page.compound_head").or_else(|| keys::offset(info, "page.compound_info"));
-        for (name, field, width) in
-            [("page.flags", Some(flags), 8), ("page.mapping", Some(mapping), 8), ("page._mapcount", mapcount, 4), ("page.private", private, 8), ("page.compound_head", compound_head, 8)]
-        {
+        let compound_head = keys::offset(info, "page.compound_head")
+            .or_else(|| keys::offset(info, "page.compound_info"));
+        for (name, field, width) in [
+            ("page.flags", Some(flags), 8),
+            ("page.mapping", Some(mapping), 8),
+            ("page._mapcount", mapcount, 4),
+            ("page.private", private, 8),
+            ("page.compound_head", compound_head, 8),
+        ] {
             if field.is_some_and(|offset| offset + width > size) {
-                return Err(Error::invalid(format!("VMCOREINFO: OFFSET({name}) lies outside SIZE(page)={size}")));
+                return Err(Error::invalid(format!(
+                    "VMCOREINFO: OFFSET({name}) lies outside SIZE(page)={size}"
+                )));
             }
         }
-        let layout = StructPageLayout { size, flags, mapping, mapcount, private, compound_head };
+        let layout = StructPageLayout {
+            size,
+            flags,
+            mapping,
+            mapcount,
+            private,
+            compound_head,
+        };
 
         // get_value_for_old_linux: defaults for kernels that predate each export.
         let pg_lru = keys::number(info, "PG_lru").unwrap_or(PG_LRU_ORIGINAL);
         let pg_private = keys::number(info, "PG_private").unwrap_or(PG_PRIVATE_ORIGINAL);
         let pg_swapcache = keys::number(info, "PG_swapcache").unwrap_or(PG_SWAPCACHE_ORIGINAL);
-        let pg_swapbacked = keys::number(info, "PG_swapbacked").or((pg_swapcache < pg_private).then_some(pg_private + 6));
+        let pg_swapbacked = keys::number(info, "PG_swapbacked")
+            .or((pg_swapcache < pg_private).then_some(pg_private + 6));
         let pg_slab = keys::number(info, "PG_slab").unwrap_or(PG_SLAB_ORIGINAL);
-        let head_mask = keys::number(info, "PG_head_mask").unwrap_or(1 << PG_COMPOUND_ORIGINAL) as u64;
+        let head_mask =
+            keys::number(info, "PG_head_mask").unwrap_or(1 << PG_COMPOUND_ORIGINAL) as u64;
         let pg_hwpoison = keys::number(info, "PG_hwpoison");
 
         let compound = if let Some(value) = type_value(info, "PAGE_HUGETLB_MAPCOUNT_VALUE") {
@@ -174,9 +197,16 @@ impl PageRules {
                 buddy_value = Some(PAGE_BUDDY_MAPCOUNT_VALUE_2_6_39);
             }
         }
-        let buddy = match (private, buddy_value, mapcount, keys::number(info, "PG_buddy")) {
+        let buddy = match (
+            private,
+            buddy_value,
+            mapcount,
+            keys::number(info, "PG_buddy"),
+        ) {
             (None, ..) => None,
-            (Some(_), Some(value), Some(_), _) => Some(BuddyRule::Mapcount { value: value as i32 as u32 }),
+            (Some(_), Some(value), Some(_), _) => Some(BuddyRule::Mapcount {
+                value: value as i32 as u32,
+            }),
             (Some(_), Some(_), None, _) => None,
             (Some(_), None, _, Some(bit)) => Some(BuddyRule::Flag { bit }),
             (Some(_), None, _, None) => None,
@@ -205,7 +235,11 @@ impl PageRules {
     /// makedumpfile `init_compound_offset`: the folio fields (6.3+) rebased on page[1],
     /// else the page fields, else (before 4.4) `page[1].lru.prev`/`lru.next`. An offset
     /// of 0 means "unknown" there, and here too.
-    fn compound_fields(info: &VmcoreInfo, version: KernelVersion, page_size: usize) -> CompoundRule {
+    fn compound_fields(
+        info: &VmcoreInfo,
+        version: KernelVersion,
+        page_size: usize,
+    ) -> CompoundRule {
         let old_lru = |member: &str| -> Option<i64> {
             if version < KernelVersion::new(4, 4, 0) {
                 Some(keys::signed_offset(info, "page.lru")? + keys::signed_offset(info, member)?)
@@ -231,10 +265,16 @@ impl PageRules {
             8
         };
         let field = |offset: Option<i64>, width| match offset {
-            Some(offset) if offset > 0 => Some(NextPageField { offset: offset as usize, width }),
+            Some(offset) if offset > 0 => Some(NextPageField {
+                offset: offset as usize,
+                width,
+            }),
             _ => None,
         };
-        CompoundRule::Fields { order: field(order_offset, order_width), dtor: field(dtor_offset, dtor_width) }
+        CompoundRule::Fields {
+            order: field(order_offset, order_width),
+            dtor: field(dtor_offset, dtor_width),
+        }
     }
 
     /// Size of one struct page.
@@ -265,7 +305,9 @@ impl PageRules {
         if self.slab_type == Some(mapcount) {
             return true;
         }
-        1u64.checked_shl(self.pg_slab as u32).is_some_and(|bit| flags & bit != 0) && (0..64).contains(&self.pg_slab)
+        1u64.checked_shl(self.pg_slab as u32)
+            .is_some_and(|bit| flags & bit != 0)
+            && (0..64).contains(&self.pg_slab)
     }
 
     #[inline]
@@ -280,7 +322,9 @@ impl PageRules {
         }
         // PG_swapcache counts only with PG_swapbacked, or on kernels before 4.10 that
         // lack PG_swapbacked (makedumpfile `ca1f31e`).
-        let swapbacked = self.pg_swapbacked.is_none_or(|bit| Self::test_bit(bit, flags));
+        let swapbacked = self
+            .pg_swapbacked
+            .is_none_or(|bit| Self::test_bit(bit, flags));
         swapbacked && Self::test_bit(self.pg_swapcache, flags)
     }
 
@@ -292,7 +336,13 @@ impl PageRules {
     /// Decide what to do with `pfn` whose struct page is `page`. `following` holds the
     /// struct pages after it in the same batch (where a compound head keeps its order),
     /// or is empty when the head is the last of its batch.
-    pub(crate) fn classify(&self, level: DumpLevel, pfn: u64, page: &[u8], following: &[u8]) -> Verdict {
+    pub(crate) fn classify(
+        &self,
+        level: DumpLevel,
+        pfn: u64,
+        page: &[u8],
+        following: &[u8],
+    ) -> Verdict {
         let layout = &self.layout;
         let flags = read_le(page, layout.flags, 8);
         let mapping = read_le(page, layout.mapping, 8);
@@ -311,11 +361,18 @@ impl PageRules {
                 CompoundRule::HugetlbFlag { bit } => {
                     let flags_1 = read_le(following, layout.flags, 8);
                     order = flags_1 & 0xff;
-                    if 1u64.checked_shl(bit as u32).is_some_and(|mask| flags_1 & mask != 0) && (0..64).contains(&bit) {
+                    if 1u64
+                        .checked_shl(bit as u32)
+                        .is_some_and(|mask| flags_1 & mask != 0)
+                        && (0..64).contains(&bit)
+                    {
                         dtor = IS_HUGETLB;
                     }
                 }
-                CompoundRule::Fields { order: order_field, dtor: dtor_field } => {
+                CompoundRule::Fields {
+                    order: order_field,
+                    dtor: dtor_field,
+                } => {
                     if let Some(field) = order_field {
                         order = read_le(following, field.offset, field.width);
                     }
@@ -337,34 +394,61 @@ impl PageRules {
             return Verdict::Keep;
         }
         let mut pages = 1u64 << order;
-        let class = if level.excludes_free() && self.buddy.is_some_and(|rule| self.is_buddy(rule, flags, mapcount)) {
+        let class = if level.excludes_free()
+            && self
+                .buddy
+                .is_some_and(|rule| self.is_buddy(rule, flags, mapcount))
+        {
             match self.free_area_length {
                 Some(length) if private >= length => {
-                    return Verdict::InvalidFreeOrder { order: private, max_order: length.wrapping_sub(1) };
+                    return Verdict::InvalidFreeOrder {
+                        order: private,
+                        max_order: length.wrapping_sub(1),
+                    };
                 }
                 // Without LENGTH(zone.free_area) makedumpfile shifts by any order; an
                 // order beyond the pfn space can only be corruption.
-                None if private >= 64 => return Verdict::InvalidFreeOrder { order: private, max_order: 63 },
+                None if private >= 64 => {
+                    return Verdict::InvalidFreeOrder {
+                        order: private,
+                        max_order: 63,
+                    }
+                }
                 _ => {}
             }
             pages = 1u64 << private;
             ExcludedClass::Free
-        } else if level.excludes_free() && self.unaccepted_type == Some(mapcount) && self.free_area_length.is_some_and(|l| (1..=64).contains(&l)) {
+        } else if level.excludes_free()
+            && self.unaccepted_type == Some(mapcount)
+            && self.free_area_length.is_some_and(|l| (1..=64).contains(&l))
+        {
             // Unaccepted memory sits on zone.unaccepted_pages only in MAX_PAGE_ORDER
             // blocks (makedumpfile `c1a9301`).
             pages = 1u64 << (self.free_area_length.unwrap_or(1) - 1);
             ExcludedClass::Free
-        } else if level.excludes_cache() && self.is_cache(flags) && !Self::test_bit(self.pg_private, flags) && !self.is_anon(mapping, flags, mapcount) {
+        } else if level.excludes_cache()
+            && self.is_cache(flags)
+            && !Self::test_bit(self.pg_private, flags)
+            && !self.is_anon(mapping, flags, mapcount)
+        {
             ExcludedClass::Cache
-        } else if level.excludes_private_cache() && self.is_cache(flags) && !self.is_anon(mapping, flags, mapcount) {
+        } else if level.excludes_private_cache()
+            && self.is_cache(flags)
+            && !self.is_anon(mapping, flags, mapcount)
+        {
             if Self::test_bit(self.pg_private, flags) {
                 ExcludedClass::CachePrivate
             } else {
                 ExcludedClass::Cache
             }
-        } else if level.excludes_user() && (self.is_anon(mapping, flags, mapcount) || self.is_hugetlb(dtor)) {
+        } else if level.excludes_user()
+            && (self.is_anon(mapping, flags, mapcount) || self.is_hugetlb(dtor))
+        {
             ExcludedClass::User
-        } else if self.pg_hwpoison.is_some_and(|bit| Self::test_bit(bit, flags)) {
+        } else if self
+            .pg_hwpoison
+            .is_some_and(|bit| Self::test_bit(bit, flags))
+        {
             ExcludedClass::Hwpoison
         } else if self.offline_type == Some(mapcount) && !self.is_slab(flags, mapcount) {
             ExcludedClass::Offline
@@ -378,7 +462,11 @@ impl PageRules {
     fn is_buddy(&self, rule: BuddyRule, flags: u64, mapcount: u32) -> bool {
         match rule {
             BuddyRule::Mapcount { value } => !self.is_slab(flags, mapcount) && mapcount == value,
-            BuddyRule::Flag { bit } => 1u64.checked_shl(bit as u32).is_some_and(|mask| flags & mask != 0) && (0..64).contains(&bit),
+            BuddyRule::Flag { bit } => {
+                1u64.checked_shl(bit as u32)
+                    .is_some_and(|mask| flags & mask != 0)
+                    && (0..64).contains(&bit)
+            }
         }
     }
 }

@@ -35,7 +35,11 @@ impl MemMapScanner<'_> {
     pub fn exclude_range(&mut self, class: ExcludedClass, start: u64, end: u64) {
         let clipped = end.min(self.cycle.end);
         if end > self.cycle.end {
-            self.pending = Some(PendingExclusion { start: self.cycle.end, end, class });
+            self.pending = Some(PendingExclusion {
+                start: self.cycle.end,
+                end,
+                class,
+            });
         }
         if start < clipped {
             self.dumpable.clear_range(start, clipped);
@@ -44,7 +48,12 @@ impl MemMapScanner<'_> {
     }
 
     /// Scan the pfns of `range` inside the cycle, starting no earlier than `from`.
-    pub fn scan(&mut self, kernel: &mut VirtualReader<'_, '_>, range: &MemMapRange, from: u64) -> Result<()> {
+    pub fn scan(
+        &mut self,
+        kernel: &mut VirtualReader<'_, '_>,
+        range: &MemMapRange,
+        from: u64,
+    ) -> Result<()> {
         let size = self.rules.struct_page_size() as u64;
         let end = range.pfn_end.min(self.cycle.end);
         let mut batch = vec![0u8; (STRUCT_PAGES_PER_BATCH * size) as usize];
@@ -58,12 +67,16 @@ impl MemMapScanner<'_> {
                 continue;
             }
             if pfn < batch_start || pfn >= batch_end {
-                let read_end = (pfn / STRUCT_PAGES_PER_BATCH + 1).saturating_mul(STRUCT_PAGES_PER_BATCH).min(range.pfn_end);
+                let read_end = (pfn / STRUCT_PAGES_PER_BATCH + 1)
+                    .saturating_mul(STRUCT_PAGES_PER_BATCH)
+                    .min(range.pfn_end);
                 let bytes = ((read_end - pfn) * size) as usize;
                 let vaddr = range.mem_map.wrapping_add((pfn - range.pfn_start) * size);
-                kernel
-                    .read(vaddr, &mut batch[..bytes])
-                    .map_err(|e| e.context(format!("Can't read the buffer of struct page (pfn {pfn:#x}, mem_map {vaddr:#x})")))?;
+                kernel.read(vaddr, &mut batch[..bytes]).map_err(|e| {
+                    e.context(format!(
+                        "Can't read the buffer of struct page (pfn {pfn:#x}, mem_map {vaddr:#x})"
+                    ))
+                })?;
                 batch_start = pfn;
                 batch_end = read_end;
             }
@@ -88,7 +101,11 @@ impl MemMapScanner<'_> {
                     pfn = pfn.saturating_add(pages);
                 }
                 Verdict::InvalidFreeOrder { order, max_order } => {
-                    self.stats.warn_invalid_free_order(InvalidFreeOrder { pfn, order, max_order });
+                    self.stats.warn_invalid_free_order(InvalidFreeOrder {
+                        pfn,
+                        order,
+                        max_order,
+                    });
                     pfn += 1;
                 }
             }
