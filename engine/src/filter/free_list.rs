@@ -82,6 +82,9 @@ impl FreeLists {
         let structures = || {
             let offset = |name| keys::offset(info, name).map(|v| v as u64);
             let size = |name| keys::size(info, name).map(|v| v as u64);
+            // The free-page count makedumpfile compares against (only for a debug
+            // message) must be locatable, or it refuses to walk.
+            offset("zone.free_pages").or_else(|| offset("zone.vm_stat"))?;
             Some(FreeLists {
                 online_map: 0,
                 nodemask_size: 0,

@@ -116,17 +116,14 @@ impl<'m> PageFilter<'m> {
         let rules = PageRules::new(info, version)?;
 
         let mut reader = memory.reader()?;
-        let mut kernel = VirtualReader::new(&translator, &mut *reader);
         let mem_maps = mem_section::find_mem_maps(
             info,
-            &mut kernel,
+            &mut VirtualReader::new(&translator, &mut *reader),
             page_size,
             memory.max_mapnr(),
             version,
             rules.struct_page_size() as u64,
         )?;
-        drop(kernel);
-        drop(reader);
         // get_mem_map: when the kernel used less memory than the vmcore holds (mem=),
         // only pfns up to the last present section count.
         let max_mapnr = mem_maps

@@ -305,9 +305,7 @@ impl PageRules {
         if self.slab_type == Some(mapcount) {
             return true;
         }
-        1u64.checked_shl(self.pg_slab as u32)
-            .is_some_and(|bit| flags & bit != 0)
-            && (0..64).contains(&self.pg_slab)
+        flag_set(self.pg_slab, flags)
     }
 
     #[inline]
@@ -361,11 +359,7 @@ impl PageRules {
                 CompoundRule::HugetlbFlag { bit } => {
                     let flags_1 = read_le(following, layout.flags, 8);
                     order = flags_1 & 0xff;
-                    if 1u64
-                        .checked_shl(bit as u32)
-                        .is_some_and(|mask| flags_1 & mask != 0)
-                        && (0..64).contains(&bit)
-                    {
+                    if flag_set(bit, flags_1) {
                         dtor = IS_HUGETLB;
                     }
                 }
@@ -462,13 +456,16 @@ impl PageRules {
     fn is_buddy(&self, rule: BuddyRule, flags: u64, mapcount: u32) -> bool {
         match rule {
             BuddyRule::Mapcount { value } => !self.is_slab(flags, mapcount) && mapcount == value,
-            BuddyRule::Flag { bit } => {
-                1u64.checked_shl(bit as u32)
-                    .is_some_and(|mask| flags & mask != 0)
-                    && (0..64).contains(&bit)
-            }
+            BuddyRule::Flag { bit } => flag_set(bit, flags),
         }
     }
+}
+
+/// `flags & (1UL << bit)` for the full 64-bit tests (PG_slab, PG_buddy, PG_hugetlb); a
+/// bit number outside 0..64 (corrupt VMCOREINFO) tests nothing instead of shifting wildly.
+#[inline]
+fn flag_set(bit: i64, flags: u64) -> bool {
+    (0..64).contains(&bit) && flags >> bit & 1 != 0
 }
 
 /// A little-endian unsigned field of `width` bytes at `offset`; bytes beyond the slice
