@@ -224,3 +224,25 @@ fn filter_matches_makedumpfile_on_real_vmcore() {
     }
     std::fs::remove_dir_all(&out_dir).ok();
 }
+
+/// Prints the serial mem_map scan rate (no assertion: timings belong in records, not
+/// in pass/fail). Run with `--ignored --nocapture` in release mode.
+#[test]
+#[ignore = "needs the real vmcore; prints the scan rate"]
+fn scan_speed_on_real_vmcore() {
+    let vmcore = ElfVmcore::open(&vmcore_path(), true).unwrap();
+    for level in [8, 31] {
+        let mut best = f64::MAX;
+        let mut pfns = 0;
+        for _ in 0..30 {
+            let (bits, _, seconds) = filter_level(&vmcore, level, u64::MAX);
+            best = best.min(seconds);
+            pfns = bits.len();
+        }
+        eprintln!(
+            "-d {level}: {pfns} pfns in {:.2} ms: {:.1} M struct pages/s",
+            best * 1e3,
+            pfns as f64 / best / 1e6
+        );
+    }
+}

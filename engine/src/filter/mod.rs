@@ -26,8 +26,14 @@
 //! boundary to be carried over; starting again at pfn 0 (makedumpfile's second pass)
 //! simply drops anything pending.
 //!
-//! Measured on the 6.1 test vmcore (1 GiB guest, 262 106 pfns, 3 PT_LOADs): see
-//! `SCAN_SPEED` in the tests of this module for the figure and how it was taken.
+//! Speed (serial, release build, 2-core VM, real 6.1 vmcore of a 1 GiB guest: 262 106
+//! pfns, 16 MiB of struct pages): a whole pass takes 9.4 ms at `-d 31` and 11.8 ms at
+//! `-d 8`, i.e. 22–28 M struct pages/s (`scan_speed_on_real_vmcore`, best of 30). A
+//! profile puts ~60 % of that in mapping/unmapping the input's 4 MiB mmap windows and
+//! copying from them, ~17 % in classification itself (≈ 5 ns per struct page); the
+//! scan is therefore bound by the input reader, and a parallel scan would first need a
+//! cheaper way to reach vmemmap than 4 MiB populated windows. makedumpfile 1.7.2 reports
+//! 2.6 ms for the same step ("STEP [Excluding unnecessary pages]").
 
 mod cycle;
 mod dump_level;
