@@ -5,12 +5,15 @@
 //! (claim → read → codec → ring → consumer) → format writer. The format and codec
 //! modules know nothing of threads; the pipeline knows nothing of the CLI.
 
+pub mod arch;
 pub mod bitmap;
 pub mod codec;
 pub mod dump;
 pub mod error;
+pub mod filter;
 pub mod format;
 pub mod input;
+pub mod kernel_version;
 pub mod pipeline;
 pub mod progress;
 pub mod synthetic;

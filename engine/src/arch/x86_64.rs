@@ -1,0 +1,321 @@
+//! x86_64 kernel virtual → physical address translation.
+//!
+//! As makedumpfile's `vtop4_x86_64` (arch/x86_64.c), every kernel virtual address —
+//! direct map, vmemmap, kernel text — is translated by walking the kernel's own page
+//! tables, starting at `init_level4_pgt` or `init_top_pgt`. Only the top table itself is
+//! located arithmetically, through the kernel-text mapping
+//! `vaddr - __START_KERNEL_map + phys_base`. Walking instead of using the direct-map
+//! formula matters: it is what makedumpfile does, so a vmcore whose tables disagree with
+//! the formula filters the same way with both tools.
+//!
+//! Entries are masked with `~0xfff0000000000fff` (bits 52–63 hold NX, protection keys and
+//! software bits; bits 0–11 are flags) and, when the kernel exports `NUMBER(sme_mask)`,
+//! with the AMD SME encryption bit cleared. 1 GiB (PUD) and 2 MiB (PMD) leaves are honoured.
+
+use crate::error::{Error, Result};
+use crate::filter::keys;
+use crate::input::elf::PtLoad;
+use crate::input::PageReader;
+use crate::kernel_version::KernelVersion;
+use crate::vmcoreinfo::VmcoreInfo;
+
+/// `__START_KERNEL_map`: base of the kernel text mapping.
+pub const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
+/// `__PAGE_OFFSET` of kernels up to 2.6.26.
+const PAGE_OFFSET_ORIG: u64 = 0xffff_8100_0000_0000;
+/// `__PAGE_OFFSET` of 4-level kernels since 2.6.27 (without KASLR).
+const PAGE_OFFSET_4LEVEL: u64 = 0xffff_8800_0000_0000;
+/// `__PAGE_OFFSET` with 5-level paging (without KASLR).
+const PAGE_OFFSET_5LEVEL: u64 = 0xff10_0000_0000_0000;
+/// makedumpfile's `ENTRY_MASK`: physical address bits 12–51 of a table entry.
+const ENTRY_MASK: u64 = !0xfff0_0000_0000_0fff;
+const PAGE_PRESENT: u64 = 0x001;
+/// `_PAGE_PSE`: the PUD/PMD entry maps a 1 GiB/2 MiB page.
+const PAGE_PSE: u64 = 0x080;
+const ENTRIES_PER_TABLE: u64 = 512;
+
+/// Where a value used by the translation came from (printed at `--message-level 8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueSource {
+    /// Exported by the kernel in VMCOREINFO.
+    Vmcoreinfo,
+    /// Derived from the ELF program headers.
+    PtLoad,
+    /// makedumpfile's compiled-in default for this kernel generation.
+    Constant,
+}
+
+/// One level of the x86_64 page-table hierarchy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableLevel {
+    /// Top level (PML4, or PML5 with 5-level paging).
+    Pgd,
+    /// Level 4 entry below a 5-level PGD.
+    P4d,
+    /// Page upper directory: may map a 1 GiB page.
+    Pud,
+    /// Page middle directory: may map a 2 MiB page.
+    Pmd,
+    /// Page table entry: maps a 4 KiB page.
+    Pte,
+}
+
+impl TableLevel {
+    /// The name makedumpfile prints for `--vtop` ("PGD", "P4D", …).
+    pub fn name(self) -> &'static str {
+        match self {
+            TableLevel::Pgd => "PGD",
+            TableLevel::P4d => "P4D",
+            TableLevel::Pud => "PUD",
+            TableLevel::Pmd => "PMD",
+            TableLevel::Pte => "PTE",
+        }
+    }
+}
+
+/// One table entry read during a walk: where it was read and what it held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableStep {
+    /// The level of the table read.
+    pub level: TableLevel,
+    /// Physical address of the entry.
+    pub entry_address: u64,
+    /// The raw 64-bit entry.
+    pub entry: u64,
+}
+
+/// A leaf mapping found by a walk: `size` bytes at virtual `virt_base` map to physical
+/// `phys_base`. Cached by [`super::VirtualReader`] so one walk serves a whole 2 MiB
+/// vmemmap page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leaf {
+    /// First virtual address of the mapped page.
+    pub virt_base: u64,
+    /// First physical address of the mapped page.
+    pub phys_base: u64,
+    /// 4 KiB, 2 MiB or 1 GiB.
+    pub size: u64,
+}
+
+impl Leaf {
+    /// Whether `vaddr` lies in this mapping.
+    #[inline]
+    pub fn contains(&self, vaddr: u64) -> bool {
+        vaddr.wrapping_sub(self.virt_base) < self.size
+    }
+
+    /// The physical address of `vaddr` (which must be [`Leaf::contains`]ed).
+    #[inline]
+    pub fn translate(&self, vaddr: u64) -> u64 {
+        self.phys_base + (vaddr - self.virt_base)
+    }
+}
+
+/// A complete walk, for `--vtop ADDR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VtopWalk {
+    /// The address translated.
+    pub vaddr: u64,
+    /// Every entry read, top level first.
+    pub steps: Vec<TableStep>,
+    /// The resulting physical address.
+    pub paddr: u64,
+}
+
+/// The translation parameters of one dumped x86_64 kernel.
+#[derive(Debug, Clone)]
+pub struct X86_64Translator {
+    top_table_symbol: Option<(&'static str, u64)>,
+    five_level: bool,
+    entry_mask: u64,
+    phys_base: u64,
+    phys_base_source: ValueSource,
+    page_offset: u64,
+    page_offset_source: ValueSource,
+}
+
+impl X86_64Translator {
+    /// Derive the translation parameters from VMCOREINFO and the PT_LOADs, as
+    /// makedumpfile's `get_phys_base_x86_64` and `get_page_offset_x86_64`.
+    ///
+    /// Never fails: a missing `init_top_pgt` is reported by the first translation, which
+    /// is when makedumpfile reports it too.
+    pub fn new(info: &VmcoreInfo, loads: &[PtLoad], version: KernelVersion) -> Self {
+        // makedumpfile prefers the pre-4.14 name when both are present.
+        let top_table_symbol = keys::symbol(info, "init_level4_pgt")
+            .map(|addr| ("init_level4_pgt", addr))
+            .or_else(|| keys::symbol(info, "init_top_pgt").map(|addr| ("init_top_pgt", addr)));
+        let five_level = keys::number(info, "pgtable_l5_enabled").is_some_and(|v| v != 0);
+        let mut entry_mask = ENTRY_MASK;
+        if let Some(sme_mask) = keys::number(info, "sme_mask") {
+            entry_mask &= !(sme_mask as u64);
+        }
+
+        let (phys_base, phys_base_source) = match keys::number(info, "phys_base") {
+            Some(value) => (value as u64, ValueSource::Vmcoreinfo),
+            None => match loads.iter().find(|l| l.virt_start >= START_KERNEL_MAP) {
+                // The kernel text PT_LOAD: its offset into the text mapping is where the
+                // image was linked, so the difference to p_paddr is the relocation.
+                Some(text) => (
+                    text.phys_start
+                        .wrapping_sub(text.virt_start & !START_KERNEL_MAP),
+                    ValueSource::PtLoad,
+                ),
+                None => (0, ValueSource::Constant),
+            },
+        };
+
+        // The last direct-map PT_LOAD wins: Linux 4.19's /proc/kcore KCORE_REMAP
+        // segments come first and must not be chosen (makedumpfile comment).
+        let from_loads = loads
+            .iter()
+            .filter(|l| l.virt_start != 0 && l.virt_start < START_KERNEL_MAP)
+            .map(|l| l.virt_start.wrapping_sub(l.phys_start))
+            .next_back()
+            .filter(|&offset| offset != 0);
+        let (page_offset, page_offset_source) = match from_loads {
+            Some(offset) => (offset, ValueSource::PtLoad),
+            None if version < KernelVersion::new(2, 6, 27) => {
+                (PAGE_OFFSET_ORIG, ValueSource::Constant)
+            }
+            None if five_level => (PAGE_OFFSET_5LEVEL, ValueSource::Constant),
+            None => (PAGE_OFFSET_4LEVEL, ValueSource::Constant),
+        };
+
+        X86_64Translator {
+            top_table_symbol,
+            five_level,
+            entry_mask,
+            phys_base,
+            phys_base_source,
+            page_offset,
+            page_offset_source,
+        }
+    }
+
+    /// `phys_base`: where the kernel image was loaded relative to where it was linked.
+    pub fn phys_base(&self) -> (u64, ValueSource) {
+        (self.phys_base, self.phys_base_source)
+    }
+
+    /// Start of the direct mapping of all physical memory (`page_offset_base`). Addresses
+    /// at or above it count as kernel virtual addresses (`is_kvaddr`).
+    pub fn page_offset(&self) -> (u64, ValueSource) {
+        (self.page_offset, self.page_offset_source)
+    }
+
+    /// Whether 5-level paging is in use (`NUMBER(pgtable_l5_enabled)` non-zero).
+    pub fn five_level(&self) -> bool {
+        self.five_level
+    }
+
+    /// makedumpfile's `is_kvaddr` on x86_64: at or above the direct map.
+    pub fn is_kernel_address(&self, vaddr: u64) -> bool {
+        vaddr >= self.page_offset
+    }
+
+    /// Physical address of a kernel-text (or kernel data/bss) virtual address.
+    pub fn kernel_text_to_phys(&self, vaddr: u64) -> u64 {
+        vaddr
+            .wrapping_sub(START_KERNEL_MAP)
+            .wrapping_add(self.phys_base)
+    }
+
+    /// Physical address of the top-level page table.
+    pub fn top_table(&self) -> Result<u64> {
+        let (_, addr) = self.top_table_symbol.ok_or_else(|| {
+            Error::invalid("VMCOREINFO has neither SYMBOL(init_top_pgt) nor SYMBOL(init_level4_pgt): can't translate kernel virtual addresses")
+        })?;
+        Ok(self.kernel_text_to_phys(addr))
+    }
+
+    /// Translate `vaddr` to the leaf page mapping it.
+    pub fn leaf(&self, reader: &mut dyn PageReader, vaddr: u64) -> Result<Leaf> {
+        self.walk(reader, vaddr, None)
+    }
+
+    /// Translate `vaddr` to a physical address.
+    pub fn vtop(&self, reader: &mut dyn PageReader, vaddr: u64) -> Result<u64> {
+        Ok(self.leaf(reader, vaddr)?.translate(vaddr))
+    }
+
+    /// Translate `vaddr` recording every entry read, for `--vtop`.
+    pub fn vtop_walk(&self, reader: &mut dyn PageReader, vaddr: u64) -> Result<VtopWalk> {
+        let mut steps = Vec::with_capacity(5);
+        let leaf = self.walk(reader, vaddr, Some(&mut steps))?;
+        Ok(VtopWalk {
+            vaddr,
+            steps,
+            paddr: leaf.translate(vaddr),
+        })
+    }
+
+    fn walk(
+        &self,
+        reader: &mut dyn PageReader,
+        vaddr: u64,
+        mut steps: Option<&mut Vec<TableStep>>,
+    ) -> Result<Leaf> {
+        let mut table = self.top_table()?;
+        let levels: &[(TableLevel, u32)] = if self.five_level {
+            &[
+                (TableLevel::Pgd, 48),
+                (TableLevel::P4d, 39),
+                (TableLevel::Pud, 30),
+                (TableLevel::Pmd, 21),
+                (TableLevel::Pte, 12),
+            ]
+        } else {
+            &[
+                (TableLevel::Pgd, 39),
+                (TableLevel::Pud, 30),
+                (TableLevel::Pmd, 21),
+                (TableLevel::Pte, 12),
+            ]
+        };
+        for &(level, shift) in levels {
+            let entry_address = table + ((vaddr >> shift) & (ENTRIES_PER_TABLE - 1)) * 8;
+            let mut raw = [0u8; 8];
+            reader.read_phys(entry_address, &mut raw).map_err(|e| {
+                e.context(format!(
+                    "Can't convert a virtual address({vaddr:#x}) to physical address: can't read the {} entry at {entry_address:#x}",
+                    level.name()
+                ))
+            })?;
+            let entry = u64::from_le_bytes(raw);
+            if let Some(steps) = steps.as_deref_mut() {
+                steps.push(TableStep {
+                    level,
+                    entry_address,
+                    entry,
+                });
+            }
+            if entry & PAGE_PRESENT == 0 {
+                return Err(Error::invalid(format!(
+                    "Can't convert a virtual address({vaddr:#x}) to physical address: the {} entry at {entry_address:#x} ({entry:#x}) is not present",
+                    level.name()
+                )));
+            }
+            let leaf_size = 1u64 << shift;
+            let is_leaf = match level {
+                TableLevel::Pud | TableLevel::Pmd => entry & PAGE_PSE != 0,
+                TableLevel::Pte => true,
+                TableLevel::Pgd | TableLevel::P4d => false,
+            };
+            if is_leaf {
+                let phys_base = entry & self.entry_mask & !(leaf_size - 1);
+                return Ok(Leaf {
+                    virt_base: vaddr & !(leaf_size - 1),
+                    phys_base,
+                    size: leaf_size,
+                });
+            }
+            table = entry & self.entry_mask;
+        }
+        // The PTE level always returns above; kept as an error so a future edit of the
+        // level table cannot turn into a panic.
+        Err(Error::internal(format!(
+            "page-table walk of {vaddr:#x} ended without a leaf"
+        )))
+    }
+}
