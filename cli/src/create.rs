@@ -5,6 +5,7 @@ use std::io::Read;
 use std::path::Path;
 
 use engine::dump::{write_kdump, DumpBitmaps, DumpOptions, DumpSummary};
+use engine::filter::{DumpLevel, FilterStats, PageFilter};
 use engine::format::flat::is_flattened;
 use engine::format::output::create_dump_file;
 use engine::format::{DumpOutput, FileOutput, FlatOutput, KDUMP_SIGNATURE};
@@ -78,19 +79,43 @@ pub fn run(
     vmcore_path: &str,
     dumpfile: Option<&str>,
     messages: &Messages,
-) -> Result<DumpSummary> {
+) -> Result<(DumpSummary, FilterStats)> {
     if let Some(path) = dumpfile {
         check_dump_file(path, config.force)?;
     }
     let vmcore = open_input(vmcore_path, config)?;
     let dump_level = config.dump_levels[0];
-    if dump_level & !1 != 0 {
-        return Err(Error::new(
-            ErrorKind::Unsupported,
-            format!("Dump_level({dump_level}): excluding page cache, user or free pages is not supported yet (levels 0 and 1 are)"),
+    let progress = ProgressPrinter::new(*messages);
+    // makedumpfile sets up translation and finds the mem_maps whenever VMCOREINFO is
+    // present, even at levels 0 and 1 (hwpoison and offline pages are always dropped);
+    // without VMCOREINFO only levels 0 and 1 are possible.
+    let (bitmaps, stats) = match vmcore.vmcoreinfo() {
+        Some(info) => {
+            let mut filter = PageFilter::new(
+                info,
+                &vmcore,
+                vmcore.loads(),
+                DumpLevel::new(dump_level as u32)?,
+            )
+            .map_err(|e| e.context(vmcore_path))?;
+            DumpBitmaps::filtered(&vmcore, &mut filter, &progress)?
+        }
+        None if dump_level <= 1 => (
+            DumpBitmaps::unfiltered(&vmcore, engine::input::PhysicalMemory::max_mapnr(&vmcore)),
+            FilterStats::default(),
+        ),
+        None => {
+            return Err(Error::invalid(format!(
+                "{vmcore_path}: Dump_level({dump_level}) needs VMCOREINFO, and the vmcore has none"
+            )))
+        }
+    };
+    for warning in stats.invalid_free_orders.iter() {
+        messages.common(&format!(
+            "Invalid free page order: pfn={:x}, order={}, max order={}\n",
+            warning.pfn, warning.order, warning.max_order
         ));
     }
-    let bitmaps = DumpBitmaps::unfiltered(&vmcore);
     let options = DumpOptions {
         compression: config.compression,
         dump_level,
@@ -102,8 +127,7 @@ pub fn run(
         bitmaps.ram.len(),
         bitmaps.dumpable.count_ones()
     ));
-    let progress = ProgressPrinter::new(*messages);
-    match dumpfile {
+    let summary = match dumpfile {
         Some(path) => {
             let file = create_dump_file(Path::new(path), config.force)?;
             let mut out = FileOutput::new(file, path);
@@ -115,5 +139,6 @@ pub fn run(
             let out: &mut dyn DumpOutput = &mut out;
             write_kdump(&vmcore, &bitmaps, &options, out, &progress)
         }
-    }
+    }?;
+    Ok((summary, stats))
 }

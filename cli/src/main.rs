@@ -80,10 +80,15 @@ fn run(args: Vec<String>) -> i32 {
 fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
     match &config.mode {
         Mode::Create { vmcore, dumpfile } => {
-            let summary = create::run(config, vmcore, dumpfile.as_deref(), messages)?;
+            let (summary, stats) = create::run(config, vmcore, dumpfile.as_deref(), messages)?;
             let excluded = report::ExcludedPages {
                 zero: summary.zero_pages,
-                ..Default::default()
+                cache: stats.cache,
+                cache_private: stats.cache_private,
+                user: stats.user,
+                free: stats.free,
+                hwpoison: stats.hwpoison,
+                offline: stats.offline,
             };
             report::print(messages, &summary, &excluded);
             if let Some(path) = dumpfile {

@@ -13,6 +13,7 @@ pub mod worker;
 use crate::bitmap::Bitmap;
 use crate::codec::Compression;
 use crate::error::{Error, Result};
+use crate::filter::{FilterStats, PageFilter};
 use crate::format::{DumpOutput, KdumpLayout, KDUMP_SUB_HEADER_SIZE};
 use crate::input::elf::ElfVmcore;
 use crate::input::PhysicalMemory;
@@ -77,17 +78,42 @@ pub struct DumpBitmaps {
 }
 
 impl DumpBitmaps {
-    /// The bitmaps before any page classification.
-    pub fn unfiltered(vmcore: &ElfVmcore) -> Self {
+    /// The bitmaps before any page classification, over `[0, max_mapnr)` (the filter may
+    /// lower max_mapnr below the input's, see [`crate::filter::PageFilter::max_mapnr`]).
+    pub fn unfiltered(vmcore: &ElfVmcore, max_mapnr: u64) -> Self {
         let page_size = vmcore.page_size();
-        let (ram, memory_holes) =
-            bitmaps::ram_bitmap(vmcore.loads(), page_size, vmcore.max_mapnr());
+        let (ram, memory_holes) = bitmaps::ram_bitmap(vmcore.loads(), page_size, max_mapnr);
         let dumpable = bitmaps::initial_dumpable(&ram, vmcore.loads(), page_size);
         DumpBitmaps {
             ram,
             dumpable,
             memory_holes,
         }
+    }
+
+    /// The bitmaps for `filter`'s dump level: unfiltered, then every pfn the level
+    /// excludes cleared from the 2nd bitmap. Returns the per-class counts.
+    pub fn filtered(
+        vmcore: &ElfVmcore,
+        filter: &mut PageFilter<'_>,
+        progress: &dyn ProgressObserver,
+    ) -> Result<(Self, FilterStats)> {
+        let mut bitmaps = DumpBitmaps::unfiltered(vmcore, filter.max_mapnr());
+        let mut stats = FilterStats::default();
+        if filter.excludes_anything() {
+            let start = std::time::Instant::now();
+            let mut reader = vmcore.reader()?;
+            let max_mapnr = bitmaps.ram.len();
+            filter.exclude(
+                &mut *reader,
+                0..max_mapnr,
+                &mut bitmaps.dumpable,
+                &mut stats,
+            )?;
+            progress.update(Stage::UnnecessaryPages, max_mapnr, max_mapnr);
+            progress.stage_done(Stage::UnnecessaryPages, start.elapsed());
+        }
+        Ok((bitmaps, stats))
     }
 }
 
@@ -113,12 +139,8 @@ pub fn write_kdump(
     let page_size = vmcore.page_size();
     let notes = vmcore.notes();
     let num_dumpable = bitmaps.dumpable.count_ones();
-    let layout = KdumpLayout::new(
-        page_size,
-        notes.data.len() as u64,
-        vmcore.max_mapnr(),
-        num_dumpable,
-    )?;
+    let max_mapnr = bitmaps.ram.len();
+    let layout = KdumpLayout::new(page_size, notes.data.len() as u64, max_mapnr, num_dumpable)?;
 
     let base = phys_base(vmcore);
     let fields = HeaderFields {
@@ -163,7 +185,7 @@ pub fn write_kdump(
     };
     pipeline::run(
         &bitmaps.dumpable,
-        0..vmcore.max_mapnr(),
+        0..max_mapnr,
         &config,
         |_| {
             DumpPageWorker::new(
@@ -183,7 +205,7 @@ pub fn write_kdump(
     out.write_at(0, &header.to_bytes())?;
     out.finish()?;
     Ok(DumpSummary {
-        max_mapnr: vmcore.max_mapnr(),
+        max_mapnr,
         memory_holes: bitmaps.memory_holes,
         num_dumpable,
         zero_pages,

@@ -296,7 +296,8 @@ mod tests {
         let path = std::env::temp_dir().join(format!("kdump-reader-test-{}", std::process::id()));
         std::fs::write(&path, synthetic.to_bytes()).unwrap();
         let vmcore = ElfVmcore::open(&path, true).unwrap();
-        let bitmaps = DumpBitmaps::unfiltered(&vmcore);
+        let bitmaps =
+            DumpBitmaps::unfiltered(&vmcore, crate::input::PhysicalMemory::max_mapnr(&vmcore));
         for compression in [
             Compression::None,
             Compression::Zlib,
