@@ -70,7 +70,7 @@ fn check_pages(dump_path: &Path, synthetic: &SyntheticVmcore, compression: Compr
 #[test]
 fn every_codec_and_level_writes_a_readable_dump() {
     let dir = TempDir::new("codecs");
-    let synthetic = SyntheticVmcore::mixed(400, 11);
+    let synthetic = SyntheticVmcore::mixed(11);
     let vmcore = write_vmcore(&dir, &synthetic);
     for (flag, compression) in [
         ("", Compression::None),
@@ -102,7 +102,7 @@ fn every_codec_and_level_writes_a_readable_dump() {
 #[test]
 fn program_headers_after_a_gap_are_found_through_e_phoff() {
     let dir = TempDir::new("phoff");
-    let mut synthetic = SyntheticVmcore::mixed(64, 3);
+    let mut synthetic = SyntheticVmcore::mixed(3);
     synthetic.phoff_gap = 128; // QEMU's layout: makedumpfile cannot read it
     let vmcore = write_vmcore(&dir, &synthetic);
     let dump = dir.path("dump");
@@ -120,7 +120,7 @@ fn program_headers_after_a_gap_are_found_through_e_phoff() {
 #[test]
 fn flattened_stream_rebuilds_to_the_direct_file() {
     let dir = TempDir::new("flat");
-    let synthetic = SyntheticVmcore::mixed(300, 5);
+    let synthetic = SyntheticVmcore::mixed(5);
     let vmcore = write_vmcore(&dir, &synthetic);
     let direct = dir.path("direct");
     let out = run(&[
@@ -176,7 +176,7 @@ fn flattened_stream_rebuilds_to_the_direct_file() {
 #[test]
 fn output_is_identical_for_every_thread_count() {
     let dir = TempDir::new("threads");
-    let synthetic = SyntheticVmcore::mixed(2000, 9);
+    let synthetic = SyntheticVmcore::mixed(9);
     let vmcore = write_vmcore(&dir, &synthetic);
     let serial = dir.path("serial");
     assert!(run(&[
@@ -227,7 +227,7 @@ fn a_file_that_is_not_a_vmcore_is_refused_by_name() {
 #[test]
 fn a_vmcore_truncated_inside_a_pt_load_is_refused() {
     let dir = TempDir::new("trunc");
-    let synthetic = SyntheticVmcore::mixed(64, 1);
+    let synthetic = SyntheticVmcore::mixed(1);
     let bytes = synthetic.to_bytes();
     let input = dir.path("vmcore");
     std::fs::write(&input, &bytes[..bytes.len() - 5000]).unwrap();
@@ -248,7 +248,7 @@ fn a_vmcore_truncated_inside_a_pt_load_is_refused() {
 #[test]
 fn an_existing_dump_is_never_overwritten_without_force() {
     let dir = TempDir::new("exists");
-    let vmcore = write_vmcore(&dir, &SyntheticVmcore::mixed(64, 2));
+    let vmcore = write_vmcore(&dir, &SyntheticVmcore::mixed(2));
     let dump = dir.path("dump");
     std::fs::write(&dump, b"previous dump").unwrap();
     let out = run(&["-l", vmcore.to_str().unwrap(), dump.to_str().unwrap()]);
@@ -267,7 +267,7 @@ fn an_existing_dump_is_never_overwritten_without_force() {
 #[test]
 fn an_unwritable_output_path_is_an_error() {
     let dir = TempDir::new("unwritable");
-    let vmcore = write_vmcore(&dir, &SyntheticVmcore::mixed(64, 2));
+    let vmcore = write_vmcore(&dir, &SyntheticVmcore::mixed(2));
     let out = run(&[vmcore.to_str().unwrap(), "/nonexistent-directory/dump"]);
     assert_eq!(out.status.code(), Some(1));
     assert_no_panic(&out);
@@ -319,4 +319,88 @@ fn help_and_version_exit_zero() {
     assert!(text(&out.stdout).contains("lzo\tenabled"));
     let out = run(&["-Q"]);
     assert_eq!(out.status.code(), Some(1));
+}
+
+/// Data pfns of the synthetic machine that its struct pages classify, by pfn % 10
+/// (see `SyntheticVmcore::for_generation`): 0 page cache, 1 anonymous, 2 free, 3 private
+/// cache. The RAM PT_LOADs are pfns 1..1000 and 1064..2048.
+fn synthetic_class(pfn: u64) -> Option<u64> {
+    let in_data = (2..1000).contains(&pfn) || (1064..1536).contains(&pfn);
+    (in_data && pfn % 10 < 4).then_some(pfn % 10)
+}
+
+fn report_value(stdout: &str, label: &str) -> u64 {
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no '{label}' in {stdout}"));
+    let hex = line.rsplit("0x").next().unwrap();
+    u64::from_str_radix(hex.trim(), 16).unwrap()
+}
+
+#[test]
+fn dump_level_31_excludes_cache_user_and_free_pages_and_reports_them() {
+    let dir = TempDir::new("level31");
+    let synthetic = SyntheticVmcore::mixed(4);
+    let vmcore = write_vmcore(&dir, &synthetic);
+    let dump = dir.path("dump");
+    let out = run(&[
+        "-l",
+        "-d",
+        "31",
+        "--message-level",
+        "23",
+        vmcore.to_str().unwrap(),
+        dump.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = check_pages(&dump, &synthetic, Compression::Lzo);
+    let parsed = KdumpFile::open(&dump).unwrap();
+    let mut expected = [0u64; 4];
+    for pfn in 0..parsed.ram.len() {
+        if let Some(class) = synthetic_class(pfn) {
+            expected[class as usize] += 1;
+            assert!(
+                !parsed.dumpable.get(pfn),
+                "pfn {pfn} (class {class}) must be excluded"
+            );
+        } else if parsed.ram.get(pfn) && pfn < 2044 {
+            assert!(parsed.dumpable.get(pfn), "pfn {pfn} must be kept");
+        }
+    }
+    assert_eq!(parsed.sub_header.dump_level, 31);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        report_value(&stdout, "Non-private cache pages"),
+        expected[0]
+    );
+    assert_eq!(
+        report_value(&stdout, "User process data pages"),
+        expected[1]
+    );
+    assert_eq!(report_value(&stdout, "Free pages"), expected[2]);
+    assert_eq!(report_value(&stdout, "Private cache pages"), expected[3]);
+    let zero = report_value(&stdout, "Pages filled with zero");
+    assert!(zero > 0 && zero < written, "zero pages {zero} of {written}");
+    // Each level alone excludes only its own classes.
+    for (level, classes) in [("2", &[0][..]), ("4", &[0, 3]), ("8", &[1]), ("16", &[2])] {
+        let path = dir.path(&format!("dump{level}"));
+        let out = run(&[
+            "-d",
+            level,
+            vmcore.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let parsed = KdumpFile::open(&path).unwrap();
+        for pfn in 0..parsed.ram.len() {
+            if let Some(class) = synthetic_class(pfn) {
+                assert_eq!(
+                    parsed.dumpable.get(pfn),
+                    !classes.contains(&class),
+                    "-d {level} pfn {pfn} class {class}"
+                );
+            }
+        }
+    }
 }

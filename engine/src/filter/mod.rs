@@ -44,9 +44,6 @@ mod page;
 mod scan;
 mod stats;
 
-#[cfg(test)]
-mod synthetic;
-
 use std::ops::Range;
 
 pub use cycle::{cycles, pfns_per_cycle, CycleBitmap, DumpableBits, DEFAULT_MAX_CYCLIC_BUFFER};

@@ -1,11 +1,11 @@
 //! Filter tests on synthetic machines (see `synthetic.rs`): one scenario run through every
 //! kernel generation's encoding, plus paging, mem_section forms, cycles and bad input.
 
-use super::synthetic::*;
 use super::*;
 use crate::arch::x86_64::{TableLevel, ValueSource, START_KERNEL_MAP};
 use crate::bitmap::Bitmap;
 use crate::error::ErrorKind;
+use crate::synthetic::machine::*;
 
 /// Run `level` over the whole machine in cycles of `cycle` pfns.
 fn run(m: &Machine, level: u32, cycle: u64) -> Result<(Bitmap, FilterStats)> {

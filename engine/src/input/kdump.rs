@@ -292,7 +292,7 @@ mod tests {
 
     #[test]
     fn every_codec_round_trips_through_writer_and_reader() {
-        let synthetic = SyntheticVmcore::mixed(300, 7);
+        let synthetic = SyntheticVmcore::mixed(7);
         let path = std::env::temp_dir().join(format!("kdump-reader-test-{}", std::process::id()));
         std::fs::write(&path, synthetic.to_bytes()).unwrap();
         let vmcore = ElfVmcore::open(&path, true).unwrap();

@@ -2,95 +2,139 @@
 //!
 //! The layout imitates a real x86_64 `/proc/vmcore`: ELF64 core, one PT_NOTE with an
 //! NT_PRSTATUS note per CPU and a VMCOREINFO note, a kernel-text PT_LOAD that overlaps RAM
-//! (its bytes duplicated in the file, as the kernel does) and RAM PT_LOADs.
+//! (its bytes duplicated in the file, as the kernel does), two RAM PT_LOADs around a hole,
+//! the second with pages past its `p_filesz`.
 
+pub mod machine;
+
+use std::ops::Range;
+
+use self::machine::{Fields, Generation, Machine, LRU, PFNS, PHYS_BASE, PRIVATE, PS};
 use crate::dump::header::START_KERNEL_MAP;
 
 /// Size of an x86_64 `elf_prstatus` descriptor.
 const PRSTATUS_SIZE: usize = 336;
+/// Pfns below this hold data pages; the machine's kernel structures live above it.
+const DATA_PFNS: u64 = 1536;
+/// The hole between the two RAM PT_LOADs.
+const HOLE: Range<u64> = 1000..1064;
+/// Pages at the end of the second PT_LOAD that the file does not hold (p_memsz > p_filesz).
+const NODATA_PAGES: u64 = 4;
+/// Kernel text PT_LOAD: this many pages from phys_base, overlapping RAM.
+const KERNEL_TEXT_PAGES: u64 = 64;
 
-/// A RAM range of a synthetic vmcore.
-#[derive(Debug, Clone)]
-pub struct SyntheticRange {
-    /// First physical address (page aligned).
-    pub phys_start: u64,
-    /// Contents present in the file.
-    pub data: Vec<u8>,
-    /// Extra bytes of memory past the data that the file does not hold (p_memsz > p_filesz).
-    pub nodata: u64,
-}
-
-/// Builder for a synthetic vmcore.
-#[derive(Debug, Clone)]
+/// Builder for a synthetic vmcore: a [`Machine`] (page tables, mem_section, struct pages
+/// and VMCOREINFO of a real x86_64 kernel generation) whose data pages hold a realistic
+/// mix, with struct pages marking page cache, private cache, anonymous and free pages so
+/// every dump level has something to exclude.
 pub struct SyntheticVmcore {
-    /// Page size (PAGESIZE in VMCOREINFO).
-    pub page_size: u64,
-    /// RAM ranges in ascending order.
-    pub ranges: Vec<SyntheticRange>,
+    /// The memory image and its kernel structures.
+    pub machine: Machine,
     /// Number of NT_PRSTATUS notes.
     pub nr_cpus: usize,
-    /// Physical address where `init_uts_ns.name` is placed (inside the first range).
-    pub uts_paddr: u64,
     /// Put the program headers after a gap (like QEMU, which makedumpfile mishandles).
     pub phoff_gap: u64,
-    /// Extra VMCOREINFO lines.
-    pub extra_vmcoreinfo: String,
+}
+
+impl std::fmt::Debug for SyntheticVmcore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyntheticVmcore")
+            .field("generation", &self.machine.generation)
+            .finish()
+    }
 }
 
 impl SyntheticVmcore {
-    /// A machine with `pages` pages of deterministic, mixed content starting at pfn 1
-    /// (pfn 0 is a hole), a second range after a hole, and utsname at 0x2000.
-    pub fn mixed(pages: u64, seed: u64) -> Self {
-        let page_size = 4096u64;
-        let first = pages / 2 + 4;
-        let second = pages - pages / 2;
-        let mut ranges = vec![
-            SyntheticRange {
-                phys_start: page_size,
-                data: mixed_pages(first, page_size, seed),
-                nodata: 0,
-            },
-            SyntheticRange {
-                phys_start: (first + 64) * page_size,
-                data: mixed_pages(second, page_size, seed ^ 0x9e37_79b9),
-                nodata: 2 * page_size,
-            },
-        ];
-        // init_uts_ns.name lives at 0x2000 (pfn 2), inside the first range.
-        let uts = utsname_bytes();
-        let at = (0x2000 - page_size) as usize;
-        ranges[0].data[at..at + uts.len()].copy_from_slice(&uts);
+    /// A 6.1 machine (8 MiB, 2048 pfns) with deterministic content from `seed`.
+    pub fn mixed(seed: u64) -> Self {
+        Self::for_generation(Generation::V6_1, seed)
+    }
+
+    /// A machine of kernel generation `generation`.
+    pub fn for_generation(generation: Generation, seed: u64) -> Self {
+        let mut machine = Machine::new(generation);
+        let data = mixed_pages(DATA_PFNS, PS, seed);
+        machine.memory.bytes[..data.len()].copy_from_slice(&data);
+        // Page classes by pfn, in the data area only.
+        for pfn in 2..DATA_PFNS {
+            let fields = match pfn % 10 {
+                0 => Fields {
+                    flags: LRU,
+                    mapping: machine.direct(0x1000),
+                    ..Fields::default()
+                },
+                1 => Fields {
+                    flags: LRU,
+                    mapping: machine.direct(0x2000) | 1,
+                    ..Fields::default()
+                },
+                2 => Fields {
+                    mapcount: generation.buddy(),
+                    ..Fields::default()
+                },
+                3 => Fields {
+                    flags: LRU | PRIVATE,
+                    mapping: machine.direct(0x3000),
+                    ..Fields::default()
+                },
+                _ => continue,
+            };
+            machine.write_page(pfn, fields);
+        }
+        // init_uts_ns.name in the kernel image (above phys_base), read through the text map.
+        let uts_page = machine.alloc() * PS;
+        let uts = utsname_bytes(generation.osrelease());
+        machine.memory.bytes[uts_page as usize..uts_page as usize + uts.len()]
+            .copy_from_slice(&uts);
+        machine.set_key(
+            "SYMBOL(init_uts_ns)",
+            format!("{:x}", START_KERNEL_MAP + uts_page - PHYS_BASE - 4),
+        );
+        machine.set_key("OFFSET(uts_namespace.name)", 4);
+        machine.set_key("CRASHTIME", 1_700_000_000);
         SyntheticVmcore {
-            page_size,
-            ranges,
+            machine,
             nr_cpus: 2,
-            uts_paddr: 0x2000,
             phoff_gap: 0,
-            extra_vmcoreinfo: String::new(),
         }
     }
 
     /// The VMCOREINFO text.
     pub fn vmcoreinfo(&self) -> String {
-        let ns = START_KERNEL_MAP + self.uts_paddr - 4;
-        format!(
-            "OSRELEASE=6.1.0-synthetic\nPAGESIZE={}\nSYMBOL(init_uts_ns)={ns:x}\nOFFSET(uts_namespace.name)=4\n\
-NUMBER(phys_base)=0\nCRASHTIME=1700000000\n{}",
-            self.page_size, self.extra_vmcoreinfo
-        )
+        self.machine.vmcoreinfo_text()
+    }
+
+    /// Physical pfn ranges of the RAM PT_LOADs: (start, end of memory, end of file data).
+    fn ram_ranges() -> [(u64, u64, u64); 2] {
+        [
+            (1, HOLE.start, HOLE.start),
+            (HOLE.end, PFNS, PFNS - NODATA_PAGES),
+        ]
     }
 
     /// Encode the ELF file.
     pub fn to_bytes(&self) -> Vec<u8> {
         let notes = self.notes();
-        // Kernel text: 2 pages at the start of the first range, mapped at __START_KERNEL_map.
-        let text_len = (2 * self.page_size).min(self.ranges[0].data.len() as u64);
-        let phnum = 2 + self.ranges.len();
+        let memory = &self.machine.memory.bytes;
+        let mut segments: Vec<(u64, u64, u64, u64)> = vec![(
+            START_KERNEL_MAP,
+            PHYS_BASE,
+            KERNEL_TEXT_PAGES * PS,
+            KERNEL_TEXT_PAGES * PS,
+        )];
+        for (start, end, file_end) in Self::ram_ranges() {
+            segments.push((
+                self.machine.direct(start * PS),
+                start * PS,
+                (file_end - start) * PS,
+                (end - start) * PS,
+            ));
+        }
+        let phnum = 1 + segments.len();
         let phoff = 64 + self.phoff_gap;
         let mut offset = phoff + (phnum * 56) as u64;
         let mut phdrs = Vec::new();
         let mut payload = Vec::new();
-        // PT_NOTE
         phdrs.push(phdr(
             4,
             offset,
@@ -101,30 +145,10 @@ NUMBER(phys_base)=0\nCRASHTIME=1700000000\n{}",
         ));
         payload.extend_from_slice(&notes);
         offset += notes.len() as u64;
-        // kernel text PT_LOAD (overlaps RAM)
-        let text_paddr = self.ranges[0].phys_start;
-        phdrs.push(phdr(
-            1,
-            offset,
-            START_KERNEL_MAP + text_paddr,
-            text_paddr,
-            text_len,
-            text_len,
-        ));
-        payload.extend_from_slice(&self.ranges[0].data[..text_len as usize]);
-        offset += text_len;
-        for range in &self.ranges {
-            let len = range.data.len() as u64;
-            phdrs.push(phdr(
-                1,
-                offset,
-                0xffff_8880_0000_0000 + range.phys_start,
-                range.phys_start,
-                len,
-                len + range.nodata,
-            ));
-            payload.extend_from_slice(&range.data);
-            offset += len;
+        for (vaddr, paddr, filesz, memsz) in segments {
+            phdrs.push(phdr(1, offset, vaddr, paddr, filesz, memsz));
+            payload.extend_from_slice(&memory[paddr as usize..(paddr + filesz) as usize]);
+            offset += filesz;
         }
         let mut out = Vec::new();
         out.extend_from_slice(b"\x7fELF\x02\x01\x01\0");
@@ -157,18 +181,16 @@ NUMBER(phys_base)=0\nCRASHTIME=1700000000\n{}",
         notes
     }
 
-    /// The bytes of page `pfn` as the vmcore holds them (zeros outside the data).
+    /// The bytes of page `pfn` as the vmcore holds them (zeros where the file has none).
     pub fn page(&self, pfn: u64) -> Vec<u8> {
-        let paddr = pfn * self.page_size;
-        let mut page = vec![0u8; self.page_size as usize];
-        for r in &self.ranges {
-            if paddr >= r.phys_start && paddr < r.phys_start + r.data.len() as u64 {
-                let at = (paddr - r.phys_start) as usize;
-                let n = (r.data.len() - at).min(page.len());
-                page[..n].copy_from_slice(&r.data[at..at + n]);
-            }
+        let in_file = Self::ram_ranges()
+            .iter()
+            .any(|&(start, _, file_end)| (start..file_end).contains(&pfn));
+        if in_file {
+            self.machine.memory.bytes[(pfn * PS) as usize..((pfn + 1) * PS) as usize].to_vec()
+        } else {
+            vec![0; PS as usize]
         }
-        page
     }
 }
 
@@ -192,18 +214,11 @@ fn phdr(p_type: u32, offset: u64, vaddr: u64, paddr: u64, filesz: u64, memsz: u6
     p
 }
 
-fn utsname_bytes() -> Vec<u8> {
+fn utsname_bytes(release: &str) -> Vec<u8> {
     let mut uts = vec![0u8; 6 * 65];
-    for (i, field) in [
-        "Linux",
-        "synthetic",
-        "6.1.0-synthetic",
-        "#1 SMP",
-        "x86_64",
-        "(none)",
-    ]
-    .iter()
-    .enumerate()
+    for (i, field) in ["Linux", "synthetic", release, "#1 SMP", "x86_64", "(none)"]
+        .iter()
+        .enumerate()
     {
         uts[i * 65..i * 65 + field.len()].copy_from_slice(field.as_bytes());
     }

@@ -1,4 +1,5 @@
-//! Synthetic physical memory images for the filter tests: a small x86_64 machine with
+//! Synthetic physical memory images (test support, also used by the CLI tests, property
+//! tests and fuzz seeds through [`super::SyntheticVmcore`]): a small x86_64 machine with
 //! real page tables (4- or 5-level), a kernel-text and a direct mapping, a vmemmap of
 //! struct pages, SPARSEMEM_EXTREME `mem_section` structures and the VMCOREINFO text a
 //! kernel of a chosen generation would export.
@@ -106,7 +107,8 @@ impl Generation {
         Generation::V7_1,
     ];
 
-    fn osrelease(self) -> &'static str {
+    /// OSRELEASE of a kernel of this generation.
+    pub fn osrelease(self) -> &'static str {
         match self {
             Generation::V4_15 => "4.15.0-generic",
             Generation::V6_1 => "6.1.0-56-cloud-amd64",
@@ -381,12 +383,15 @@ impl Machine {
     }
 
     pub fn info(&self) -> VmcoreInfo {
-        let text: String = self
-            .keys
+        VmcoreInfo::parse(self.vmcoreinfo_text().as_bytes())
+    }
+
+    /// The VMCOREINFO note text.
+    pub fn vmcoreinfo_text(&self) -> String {
+        self.keys
             .iter()
             .map(|(k, v)| format!("{k}={v}\n"))
-            .collect();
-        VmcoreInfo::parse(text.as_bytes())
+            .collect()
     }
 
     /// The PT_LOADs a kdump kernel would describe this machine with.
