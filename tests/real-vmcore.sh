@@ -70,10 +70,28 @@ for profile in "${profiles[@]}"; do
             "$(declare -f our_dump same_bytes); BIN=$BIN; our_dump '$D/ours.$tag' $opts '$V' && same_bytes '$D/ref.$tag' '$D/ours.$tag'"
     done
 
+    # Page filtering (issue 4): every level byte-identical, and the report's page counts equal.
+    report_counts() { grep -E '^ *(Original|Excluded|Pages filled|Non-private|Private|User|Free|Hwpoison|Offline|Remaining|Memory Hole|Total pages)' "$1"; }
+    for level in 2 4 8 16 27 31; do
+        rm -f "$D/ref.l$level" "$D/ours.l$level"
+        "$REF" -l -d $level --message-level 16 "$V" "$D/ref.l$level" >"$D/ref.l$level.report" 2>/dev/null
+        check "$profile: -l -d $level byte-identical, report page counts equal" bash -c \
+            "$(declare -f same_bytes report_counts); '$BIN' -l -d $level --message-level 16 '$V' '$D/ours.l$level' >'$D/ours.l$level.report' 2>/dev/null \
+             && same_bytes '$D/ref.l$level' '$D/ours.l$level' \
+             && diff <(report_counts '$D/ref.l$level.report') <(report_counts '$D/ours.l$level.report') && report_counts '$D/ours.l$level.report' | grep -c pages"
+        rm -f "$D/ref.l$level" "$D/ours.l$level"
+    done
+    ref_dump "$D/ref.cd31" -c -d 31 "$V"
+    check "$profile: -c -d 31 byte-identical to makedumpfile" bash -c \
+        "$(declare -f our_dump same_bytes); BIN=$BIN; our_dump '$D/ours.cd31' -c -d 31 '$V' && same_bytes '$D/ref.cd31' '$D/ours.cd31'"
+
     # Thread counts give the same bytes (issue 3).
-    for threads in 1 2 4; do
+    for threads in 1 2 4 8; do
         check "$profile: -c -d 1 --num-threads $threads byte-identical" bash -c \
             "$(declare -f our_dump same_bytes); BIN=$BIN; our_dump '$D/ours.t$threads' -c -d 1 --num-threads $threads '$V' && same_bytes '$D/ref.cd1' '$D/ours.t$threads'"
+        check "$profile: -c -d 31 --num-threads $threads byte-identical" bash -c \
+            "$(declare -f our_dump same_bytes); BIN=$BIN; our_dump '$D/ours.t31.$threads' -c -d 31 --num-threads $threads '$V' && same_bytes '$D/ref.cd31' '$D/ours.t31.$threads'"
+        rm -f "$D/ours.t$threads" "$D/ours.t31.$threads"
     done
 
     # Codecs Debian's makedumpfile lacks: every page through libkdumpfile, same dumpable set.
