@@ -21,6 +21,13 @@ pub enum Mode {
         /// The output file, or `None` for the flattened stream on stdout.
         dumpfile: Option<String>,
     },
+    /// `--dump-dmesg VMCORE LOGFILE`; `logfile` is `None` with `-F` (stdout).
+    Dmesg {
+        /// The input.
+        vmcore: String,
+        /// The log file, or `None` for stdout.
+        logfile: Option<String>,
+    },
     /// `-R DUMPFILE`: rebuild from a flattened stream on stdin.
     Rebuild {
         /// The output file.
@@ -53,6 +60,14 @@ pub struct Config {
     pub block_order: u32,
     /// `--check-params`.
     pub check_params: bool,
+    /// `--dry-run`: do everything but write.
+    pub dry_run: bool,
+    /// `-L SIZE`: output size limit in bytes.
+    pub size_limit: Option<u64>,
+    /// `--partial-dmesg`.
+    pub partial_dmesg: bool,
+    /// `--dmesg-caller-id` (ours): the caller id column of makedumpfile 1.7.5+.
+    pub dmesg_caller_id: bool,
 }
 
 /// Why the configuration is invalid; `message` is printed as a common message, and
@@ -87,8 +102,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("E", "-E (ELF output)"),
     ("split", "--split"),
     ("reassemble", "--reassemble"),
-    ("dump-dmesg", "--dump-dmesg"),
-    ("partial-dmesg", "--partial-dmesg"),
     ("mem-usage", "--mem-usage"),
     ("x", "-x VMLINUX"),
     ("i", "-i VMCOREINFO"),
@@ -102,11 +115,9 @@ const NOT_YET: &[(&str, &str)] = &[
     ("diskset", "--diskset"),
     ("e", "-e"),
     ("work-dir", "--work-dir"),
-    ("L", "-L"),
     ("vtop", "--vtop"),
     ("splitblock-size", "--splitblock-size"),
     ("extension", "--extension"),
-    ("dry-run", "--dry-run"),
 ];
 
 /// Validate `raw`.
@@ -123,9 +134,14 @@ pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
         cyclic_buffer_kb: None,
         block_order: 4,
         check_params: false,
+        dry_run: false,
+        size_limit: None,
+        partial_dmesg: false,
+        dmesg_caller_id: false,
     };
     let (mut help, mut version, mut rebuild, mut debug, mut show_stats) =
         (false, false, false, false, false);
+    let mut dmesg = false;
     for option in &raw.options {
         let value = option.value.as_deref().unwrap_or("");
         match option.name.as_str() {
@@ -156,6 +172,19 @@ pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
             "b" => config.block_order = atoi(value).clamp(0, 16) as u32,
             "check-params" => config.check_params = true,
             "show-stats" => show_stats = true,
+            "dry-run" => config.dry_run = true,
+            "dump-dmesg" => dmesg = true,
+            "partial-dmesg" => config.partial_dmesg = true,
+            "dmesg-caller-id" => config.dmesg_caller_id = true,
+            "L" => match parse_size(value) {
+                Some(limit) if limit > 0 => config.size_limit = Some(limit),
+                _ => {
+                    return Err(ConfigError::with(
+                        format!("Limit size({value}) is invalid.\n"),
+                        false,
+                    ))
+                }
+            },
             name => {
                 let label = NOT_YET
                     .iter()
@@ -188,7 +217,28 @@ pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
         return Ok(config);
     }
     let ops = &raw.operands;
-    config.mode = if rebuild {
+    if config.partial_dmesg && !dmesg {
+        return Err(ConfigError::invalid());
+    }
+    if config.dry_run && dmesg {
+        return Err(ConfigError::with(
+            "--dry-run cannot be used with --dump-dmesg.\n",
+            true,
+        ));
+    }
+    config.mode = if dmesg {
+        match (ops.len(), config.flatten) {
+            (2, false) => Mode::Dmesg {
+                vmcore: ops[0].clone(),
+                logfile: Some(ops[1].clone()),
+            },
+            (1, true) => Mode::Dmesg {
+                vmcore: ops[0].clone(),
+                logfile: None,
+            },
+            _ => return Err(ConfigError::invalid()),
+        }
+    } else if rebuild {
         if ops.len() != 1
             || config.compression != Compression::None
             || config.dump_levels != [0]
@@ -215,15 +265,44 @@ pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
+/// makedumpfile `memparse`: a C integer (decimal, 0x hex or 0 octal) with an optional
+/// K/M/G/T/P/E suffix (powers of 1024); anything after the suffix is an error.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let (digits, radix) =
+        if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+            (hex, 16)
+        } else if text.len() > 1 && text.starts_with('0') {
+            (&text[1..], 8)
+        } else {
+            (text, 10)
+        };
+    let end = digits
+        .find(|c: char| !c.is_digit(radix))
+        .unwrap_or(digits.len());
+    let value = u64::from_str_radix(&digits[..end], radix).ok()?;
+    let shift = match &digits[end..] {
+        "" => 0,
+        "K" | "k" => 10,
+        "M" | "m" => 20,
+        "G" | "g" => 30,
+        "T" | "t" => 40,
+        "P" | "p" => 50,
+        "E" | "e" => 60,
+        _ => return None,
+    };
+    value.checked_mul(1u64 << shift)
+}
+
 /// `-d 31` or `-d 31,11,1`: each 0..31, at most 8 (makedumpfile NUM_ARRAY_DUMP_LEVEL).
 fn parse_dump_levels(text: &str) -> Result<Vec<u8>, ConfigError> {
     let mut levels = Vec::new();
     for part in text.split(',').filter(|p| !p.is_empty()) {
         let level = atoi(part);
         if !(0..=31).contains(&level) {
+            // makedumpfile stops right there: no "Commandline parameter is invalid." lines.
             return Err(ConfigError::with(
                 format!("Dump_level({level}) is invalid.\n"),
-                true,
+                false,
             ));
         }
         if levels.len() >= 8 {
@@ -303,6 +382,40 @@ mod tests {
             build_from(&["-d", "31,1", "a", "b"]).unwrap().dump_levels,
             vec![31, 1]
         );
+    }
+
+    #[test]
+    fn sizes_parse_like_memparse() {
+        assert_eq!(parse_size("20M"), Some(20 << 20));
+        assert_eq!(parse_size("0x10k"), Some(16 << 10));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("1G"), Some(1 << 30));
+        assert_eq!(parse_size("12Q"), None);
+        assert_eq!(parse_size("M"), None);
+        assert!(build_from(&["-L", "0", "a", "b"])
+            .unwrap_err()
+            .message
+            .contains("Limit size(0) is invalid."));
+    }
+
+    #[test]
+    fn dmesg_operands() {
+        assert_eq!(
+            build_from(&["--dump-dmesg", "vmcore", "log"]).unwrap().mode,
+            Mode::Dmesg {
+                vmcore: "vmcore".into(),
+                logfile: Some("log".into())
+            }
+        );
+        assert_eq!(
+            build_from(&["-F", "--dump-dmesg", "vmcore"]).unwrap().mode,
+            Mode::Dmesg {
+                vmcore: "vmcore".into(),
+                logfile: None
+            }
+        );
+        assert!(build_from(&["--partial-dmesg", "a", "b"]).is_err());
+        assert!(build_from(&["--dry-run", "--dump-dmesg", "a", "b"]).is_err());
     }
 
     #[test]

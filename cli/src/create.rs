@@ -8,8 +8,9 @@ use engine::dump::{write_kdump, DumpBitmaps, DumpOptions, DumpSummary};
 use engine::filter::{DumpLevel, FilterStats, PageFilter};
 use engine::format::flat::is_flattened;
 use engine::format::output::create_dump_file;
-use engine::format::{DumpOutput, FileOutput, FlatOutput, KDUMP_SIGNATURE};
+use engine::format::{FileOutput, FlatOutput, NullOutput, KDUMP_SIGNATURE};
 use engine::input::elf::{is_elf, ElfVmcore};
+use engine::input::PhysicalMemory;
 use engine::{Error, ErrorKind, Result};
 
 use crate::config::Config;
@@ -45,7 +46,7 @@ pub fn check_dump_file(path: &str, force: bool) -> Result<()> {
 }
 
 /// What kind of file the input is, from its first bytes.
-fn open_input(path: &str, config: &Config) -> Result<ElfVmcore> {
+pub fn open_input(path: &str, config: &Config) -> Result<ElfVmcore> {
     let mut head = [0u8; 64];
     let n = File::open(path)
         .and_then(|mut f| f.read(&mut head))
@@ -73,18 +74,55 @@ fn open_input(path: &str, config: &Config) -> Result<ElfVmcore> {
     )))
 }
 
-/// Run the dump; returns what the report prints.
+/// Run the dump with the first dump level; on ENOSPC or `-L` with more levels given
+/// (`-d 11,31`), delete the partial file and retry with the next one, as makedumpfile
+/// ("Retry to create a dumpfile by dump_level(%d)."). Not possible with `-F` (the stream is
+/// already out) nor `--dry-run` (nothing can run out of space). Returns what the report
+/// prints.
 pub fn run(
     config: &Config,
     vmcore_path: &str,
     dumpfile: Option<&str>,
     messages: &Messages,
 ) -> Result<(DumpSummary, FilterStats)> {
-    if let Some(path) = dumpfile {
+    if let Some(path) = dumpfile.filter(|_| !config.dry_run) {
         check_dump_file(path, config.force)?;
     }
     let vmcore = open_input(vmcore_path, config)?;
-    let dump_level = config.dump_levels[0];
+    let mut levels = config.dump_levels.iter().copied().peekable();
+    loop {
+        let level = levels.next().unwrap_or(0);
+        let result = run_level(config, &vmcore, vmcore_path, dumpfile, level, messages);
+        match (&result, levels.peek(), dumpfile) {
+            (Err(e), Some(&next), Some(path))
+                if e.kind() == ErrorKind::NoSpace && !config.dry_run =>
+            {
+                messages.common(&format!("\n{e}\n"));
+                let _ = std::fs::remove_file(path);
+                messages.common(&format!(
+                    "Retry to create a dumpfile by dump_level({next}).\n"
+                ));
+            }
+            (Err(e), _, _) if e.kind() == ErrorKind::NoSpace => {
+                messages.common(&format!("\n{e}\n"));
+                if dumpfile.is_some() {
+                    messages.common("This is an incomplete dumpfile, but might analyzable.\n");
+                }
+                return Err(Error::new(ErrorKind::NoSpace, String::new()));
+            }
+            _ => return result,
+        }
+    }
+}
+
+fn run_level(
+    config: &Config,
+    vmcore: &ElfVmcore,
+    vmcore_path: &str,
+    dumpfile: Option<&str>,
+    dump_level: u8,
+    messages: &Messages,
+) -> Result<(DumpSummary, FilterStats)> {
     let progress = ProgressPrinter::new(*messages);
     // makedumpfile sets up translation and finds the mem_maps whenever VMCOREINFO is
     // present, even at levels 0 and 1 (hwpoison and offline pages are always dropped);
@@ -93,15 +131,15 @@ pub fn run(
         Some(info) => {
             let mut filter = PageFilter::new(
                 info,
-                &vmcore,
+                vmcore,
                 vmcore.loads(),
                 DumpLevel::new(dump_level as u32)?,
             )
             .map_err(|e| e.context(vmcore_path))?;
-            DumpBitmaps::filtered(&vmcore, &mut filter, &progress)?
+            DumpBitmaps::filtered(vmcore, &mut filter, &progress)?
         }
         None if dump_level <= 1 => (
-            DumpBitmaps::unfiltered(&vmcore, engine::input::PhysicalMemory::max_mapnr(&vmcore)),
+            DumpBitmaps::unfiltered(vmcore, vmcore.max_mapnr()),
             FilterStats::default(),
         ),
         None => {
@@ -127,18 +165,27 @@ pub fn run(
         bitmaps.ram.len(),
         bitmaps.dumpable.count_ones()
     ));
-    let summary = match dumpfile {
-        Some(path) => {
-            let file = create_dump_file(Path::new(path), config.force)?;
-            let mut out = FileOutput::new(file, path);
-            write_kdump(&vmcore, &bitmaps, &options, &mut out, &progress)
+    let summary = if config.dry_run {
+        write_kdump(
+            vmcore,
+            &bitmaps,
+            &options,
+            &mut NullOutput::default(),
+            &progress,
+        )?
+    } else {
+        match dumpfile {
+            Some(path) => {
+                let file = create_dump_file(Path::new(path), config.force)?;
+                let mut out = FileOutput::new(file, path).with_limit(config.size_limit);
+                write_kdump(vmcore, &bitmaps, &options, &mut out, &progress)?
+            }
+            None => {
+                let mut out =
+                    FlatOutput::new(std::io::stdout().lock())?.with_limit(config.size_limit);
+                write_kdump(vmcore, &bitmaps, &options, &mut out, &progress)?
+            }
         }
-        None => {
-            let stdout = std::io::stdout().lock();
-            let mut out = FlatOutput::new(stdout)?;
-            let out: &mut dyn DumpOutput = &mut out;
-            write_kdump(&vmcore, &bitmaps, &options, out, &progress)
-        }
-    }?;
+    };
     Ok((summary, stats))
 }

@@ -6,6 +6,7 @@
 
 mod config;
 mod create;
+mod dmesg;
 mod messages;
 mod options;
 mod progress;
@@ -70,7 +71,9 @@ fn run(args: Vec<String>) -> i32 {
     let status = match execute(&config, &messages) {
         Ok(()) => COMPLETED,
         Err(e) => {
-            messages.error(&format!("{e}\n"));
+            if !e.message().is_empty() {
+                messages.error(&format!("{e}\n"));
+            }
             exit_code(&e)
         }
     };
@@ -93,6 +96,13 @@ fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
             report::print(messages, &summary, &excluded);
             if let Some(path) = dumpfile {
                 messages.common(&format!("\nThe dumpfile is saved to {path}.\n"));
+            }
+            Ok(())
+        }
+        Mode::Dmesg { vmcore, logfile } => {
+            dmesg::run(config, vmcore, logfile.as_deref())?;
+            if let Some(path) = logfile {
+                messages.common(&format!("\nThe dmesg log is saved to {path}.\n"));
             }
             Ok(())
         }

@@ -37,6 +37,8 @@ const LONG_OPTIONS: &[(&str, bool)] = &[
     ("dry-run", false),
     ("show-stats", false),
     ("extension", true),
+    // Ours, not makedumpfile's: the caller id column that makedumpfile 1.7.5+ prints.
+    ("dmesg-caller-id", false),
 ];
 
 /// One parsed option occurrence: its canonical name (`"d"`, `"num-threads"`) and value.

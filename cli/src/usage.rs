@@ -26,6 +26,9 @@ Usage:\n\
   Rebuild a DUMPFILE from a flattened stream on standard input:\n\
   # makedumpfile -R DUMPFILE\n\
 \n\
+  Extract the kernel log from VMCORE:\n\
+  # makedumpfile --dump-dmesg [--partial-dmesg] [--dmesg-caller-id] VMCORE LOGFILE\n\
+\n\
 Options:\n\
   -c, -l, -p, -z   Compress each page with zlib, LZO, snappy or zstd. A page is stored\n\
                    uncompressed when compression does not make it smaller.\n\
@@ -37,6 +40,12 @@ Options:\n\
                    standard error.\n\
   -R               Rebuild DUMPFILE from a flattened stream read from standard input.\n\
   -f               Overwrite DUMPFILE if it exists.\n\
+  -L SIZE          Stop writing at SIZE bytes (K, M, G, T, P, E suffixes); the dump is\n\
+                   then marked incomplete and the exit status is 1.\n\
+  --dry-run        Do everything except writing DUMPFILE.\n\
+  --partial-dmesg  With --dump-dmesg: only the records after the last 'dmesg -c'.\n\
+  --dmesg-caller-id  With --dump-dmesg: print the [T<pid>]/[C<cpu>] caller column\n\
+                   (makedumpfile 1.7.5+ prints it; 1.7.2 does not).\n\
   -b ORDER         Write caches of (page size << ORDER) bytes (default 4).\n\
   -D               Print debug messages (message level bit 8).\n\
   --num-threads N  Compress with N producer threads; 0 (default) is serial. The output\n\

@@ -100,7 +100,12 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.source {
-            Some(source) => write!(f, "{}. {}", self.message, source),
+            // Like C's strerror, as makedumpfile prints: without Rust's " (os error N)".
+            Some(source) => {
+                let text = source.to_string();
+                let text = text.split(" (os error").next().unwrap_or(&text);
+                write!(f, "{}. {}", self.message, text)
+            }
             None => f.write_str(&self.message),
         }
     }

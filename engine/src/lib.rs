@@ -8,6 +8,7 @@
 pub mod arch;
 pub mod bitmap;
 pub mod codec;
+pub mod dmesg;
 pub mod dump;
 pub mod error;
 pub mod filter;

@@ -12,8 +12,9 @@ pub mod worker;
 
 use crate::bitmap::Bitmap;
 use crate::codec::Compression;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::filter::{FilterStats, PageFilter};
+use crate::format::disk_dump_header::DUMP_DH_COMPRESSED_INCOMPLETE;
 use crate::format::{DumpOutput, KdumpLayout, KDUMP_SUB_HEADER_SIZE};
 use crate::input::elf::ElfVmcore;
 use crate::input::PhysicalMemory;
@@ -155,7 +156,69 @@ pub fn write_kdump(
     };
     let (header, sub_header) = build_headers(&layout, &fields);
 
+    // The header goes first, marked incomplete, and is rewritten without the mark once
+    // every page is on disk. A run cut short by ENOSPC, -L, a read error or a kill leaves
+    // a file that says it is incomplete (readers then warn and report missing pages as
+    // lost) and block 0 is allocated from the start, so the final in-place rewrite cannot
+    // fail for lack of space.
+    let mut incomplete = header.clone();
+    incomplete.status |= DUMP_DH_COMPRESSED_INCOMPLETE;
+    out.write_at(0, &incomplete.to_bytes())?;
+    let mut sink = None;
+    let result = write_body(
+        vmcore,
+        bitmaps,
+        options,
+        &layout,
+        &sub_header,
+        out,
+        progress,
+        &mut sink,
+    );
+    let sink = match (result, sink) {
+        (Ok(()), Some(sink)) => sink,
+        (Err(e), sink) => {
+            let readable = sink.map(|mut s| s.salvage());
+            let _ = out.finish();
+            return Err(match (e.kind(), readable) {
+                (ErrorKind::NoSpace, Some(pages)) => Error::new(
+                    ErrorKind::NoSpace,
+                    format!("{e}\n{pages} of {num_dumpable} pages were written."),
+                ),
+                _ => e,
+            });
+        }
+        (Ok(()), None) => return Err(Error::internal("page sink missing after a successful run")),
+    };
+    let (_, zero_pages) = sink.counts();
+    drop(sink);
+    out.write_at(0, &header.to_bytes())?;
+    out.finish()?;
+    Ok(DumpSummary {
+        max_mapnr,
+        memory_holes: bitmaps.memory_holes,
+        num_dumpable,
+        zero_pages,
+        bytes_written: out.bytes_written(),
+    })
+}
+
+/// Everything after the header: sub header, notes, bitmaps, then the pages. The sink is
+/// handed back through `sink_slot` so that the caller can salvage descriptors on failure.
+#[allow(clippy::too_many_arguments)]
+fn write_body<'o>(
+    vmcore: &ElfVmcore,
+    bitmaps: &DumpBitmaps,
+    options: &DumpOptions,
+    layout: &KdumpLayout,
+    sub_header: &crate::format::KdumpSubHeader,
+    out: &'o mut dyn DumpOutput,
+    progress: &'o dyn ProgressObserver,
+    sink_slot: &mut Option<KdumpPageSink<'o>>,
+) -> Result<()> {
+    let page_size = layout.block_size;
     out.write_at(layout.offset_sub_header(), &sub_header.to_bytes())?;
+    let notes = vmcore.notes();
     if !notes.data.is_empty() {
         out.write_at(
             layout.offset_sub_header() + KDUMP_SUB_HEADER_SIZE as u64,
@@ -178,14 +241,20 @@ pub fn write_kdump(
     let exclude_zero = options.dump_level & DL_EXCLUDE_ZERO != 0;
     let cache_size = (page_size as usize) << options.block_order.min(16);
     let copy_start = std::time::Instant::now();
-    let mut sink = KdumpPageSink::new(out, &layout, cache_size, exclude_zero, progress);
+    let sink = sink_slot.insert(KdumpPageSink::new(
+        out,
+        layout,
+        cache_size,
+        exclude_zero,
+        progress,
+    ));
     let config = PipelineConfig {
         threads: options.threads,
         slot_size: page_size as usize,
     };
     pipeline::run(
         &bitmaps.dumpable,
-        0..max_mapnr,
+        0..layout.max_mapnr,
         &config,
         |_| {
             DumpPageWorker::new(
@@ -195,22 +264,11 @@ pub fn write_kdump(
                 exclude_zero,
             )
         },
-        &mut sink,
+        sink,
     )?;
     sink.flush()?;
-    let (_, zero_pages) = sink.counts();
-    drop(sink);
     progress.stage_done(Stage::CopyingData, copy_start.elapsed());
-
-    out.write_at(0, &header.to_bytes())?;
-    out.finish()?;
-    Ok(DumpSummary {
-        max_mapnr,
-        memory_holes: bitmaps.memory_holes,
-        num_dumpable,
-        zero_pages,
-        bytes_written: out.bytes_written(),
-    })
+    Ok(())
 }
 
 /// Write one bitmap padded with zeros to its whole block-aligned region (crash requires

@@ -15,6 +15,7 @@ pub struct KdumpPageSink<'o> {
     cache_size: usize,
     desc_cache: Vec<u8>,
     desc_file_offset: u64,
+    first_desc_offset: u64,
     data_cache: Vec<u8>,
     data_file_offset: u64,
     next_data_offset: u64,
@@ -41,6 +42,7 @@ impl<'o> KdumpPageSink<'o> {
             cache_size,
             desc_cache: Vec::with_capacity(cache_size + PAGE_DESC_SIZE),
             desc_file_offset: layout.offset_desc(),
+            first_desc_offset: layout.offset_desc(),
             data_cache: Vec::with_capacity(cache_size + layout.block_size as usize),
             data_file_offset: layout.offset_data(),
             next_data_offset: layout.offset_data(),
@@ -84,7 +86,10 @@ impl<'o> KdumpPageSink<'o> {
         Ok(())
     }
 
+    /// Descriptors go out only after the data they point to: a descriptor on disk never
+    /// names bytes that are not there, whatever fails later (ENOSPC, `-L`, a crash).
     fn flush_desc(&mut self) -> Result<()> {
+        self.flush_data()?;
         if !self.desc_cache.is_empty() {
             self.out.write_at(self.desc_file_offset, &self.desc_cache)?;
             self.desc_file_offset += self.desc_cache.len() as u64;
@@ -95,11 +100,45 @@ impl<'o> KdumpPageSink<'o> {
 
     fn flush_data(&mut self) -> Result<()> {
         if !self.data_cache.is_empty() {
-            self.out.write_at(self.data_file_offset, &self.data_cache)?;
+            if let Err(e) = self.out.write_at(self.data_file_offset, &self.data_cache) {
+                let written = self.out.failed_write_prefix() as usize;
+                self.data_file_offset += written as u64;
+                self.data_cache.drain(..written.min(self.data_cache.len()));
+                return Err(e);
+            }
             self.data_file_offset += self.data_cache.len() as u64;
             self.data_cache.clear();
         }
         Ok(())
+    }
+
+    /// After the output ran out of space: write the pending descriptors whose data did
+    /// reach the file (they form a prefix, data being written in pfn order), best effort.
+    /// The descriptors of the other pages stay zero, which readers report as lost pages
+    /// (makedumpfile's incomplete-dump semantics). Returns how many pages are readable.
+    pub fn salvage(&mut self) -> u64 {
+        let data_end = self.data_file_offset;
+        let backed = self
+            .desc_cache
+            .chunks_exact(PAGE_DESC_SIZE)
+            .take_while(|raw| {
+                let desc = PageDesc::from_bytes((*raw).try_into().expect("24-byte chunk"));
+                desc.offset as u64 + desc.size as u64 <= data_end
+            })
+            .count();
+        let flushed = (self.desc_file_offset - self.first_desc_offset) / PAGE_DESC_SIZE as u64;
+        if backed > 0
+            && self
+                .out
+                .write_at(
+                    self.desc_file_offset,
+                    &self.desc_cache[..backed * PAGE_DESC_SIZE],
+                )
+                .is_ok()
+        {
+            return flushed + backed as u64;
+        }
+        flushed
     }
 }
 

@@ -1,5 +1,12 @@
 //! Where a dump goes: a regular file written with positioned writes, or a flattened
-//! stream on stdout where each positioned write becomes one record.
+//! stream on stdout where each positioned write becomes one record, or nowhere
+//! (`--dry-run`).
+//!
+//! Every output honours `-L SIZE` as makedumpfile's `write_and_check_space`: a write that
+//! would cross the limit (by file position; by stream position with `-F`) is cut at the
+//! limit and fails with [`ErrorKind::NoSpace`], like a full disk. After a failed write,
+//! [`DumpOutput::failed_write_prefix`] tells how many of its bytes did reach the output, so
+//! the writer can keep exactly the page descriptors whose data is on disk.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -17,8 +24,18 @@ pub trait DumpOutput {
     /// Make everything durable / terminate the stream.
     fn finish(&mut self) -> Result<()>;
 
-    /// Bytes handed to `write_at` so far (the report's "Write bytes").
+    /// Bytes handed to the output so far (the report's "Write bytes").
     fn bytes_written(&self) -> u64;
+
+    /// Bytes of the last failed `write_at` that were written before it failed.
+    fn failed_write_prefix(&self) -> u64 {
+        0
+    }
+
+    /// Whether positioned rewrites are possible (false for a stream).
+    fn can_rewrite(&self) -> bool {
+        true
+    }
 }
 
 /// Open the dump file as makedumpfile: created, and with `O_EXCL` unless `force` (`-f`)
@@ -40,11 +57,28 @@ pub fn create_dump_file(path: &Path, force: bool) -> Result<File> {
     })
 }
 
+/// How much of a write of `len` bytes at position `pos` fits under `limit`.
+fn allowed(limit: Option<u64>, pos: u64, len: usize) -> usize {
+    match limit {
+        Some(limit) if pos + len as u64 > limit => limit.saturating_sub(pos) as usize,
+        _ => len,
+    }
+}
+
+fn limit_error(name: &str, limit: u64) -> Error {
+    Error::new(
+        ErrorKind::NoSpace,
+        format!("Can't write the dump file({name}). Size limit({limit}) reached."),
+    )
+}
+
 /// A regular dump file.
 pub struct FileOutput {
     file: File,
     name: String,
     written: u64,
+    limit: Option<u64>,
+    failed_prefix: u64,
 }
 
 impl FileOutput {
@@ -54,7 +88,15 @@ impl FileOutput {
             file,
             name: name.into(),
             written: 0,
+            limit: None,
+            failed_prefix: 0,
         }
+    }
+
+    /// Apply `-L SIZE`.
+    pub fn with_limit(mut self, limit: Option<u64>) -> Self {
+        self.limit = limit;
+        self
     }
 
     /// The underlying file (e.g. to truncate or reopen).
@@ -65,17 +107,38 @@ impl FileOutput {
 
 impl DumpOutput for FileOutput {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<()> {
-        self.file.write_all_at(data, offset).map_err(|e| {
-            Error::io(
-                ErrorKind::Write,
-                format!(
-                    "Can't write the dump file({}) at offset {offset:#x}",
-                    self.name
+        let allowed = allowed(self.limit, offset, data.len());
+        let mut done = 0usize;
+        while done < allowed {
+            match self
+                .file
+                .write_at(&data[done..allowed], offset + done as u64)
+            {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.written += done as u64;
+                    self.failed_prefix = done as u64;
+                    return Err(Error::io(
+                        ErrorKind::Write,
+                        format!("Can't write the dump file({})", self.name),
+                        e,
+                    ));
+                }
+            }
+        }
+        self.written += done as u64;
+        if done < data.len() {
+            self.failed_prefix = done as u64;
+            return Err(match self.limit {
+                Some(limit) if allowed < data.len() => limit_error(&self.name, limit),
+                _ => Error::new(
+                    ErrorKind::Write,
+                    format!("Can't write the dump file({}): short write", self.name),
                 ),
-                e,
-            )
-        })?;
-        self.written += data.len() as u64;
+            });
+        }
         Ok(())
     }
 
@@ -94,20 +157,48 @@ impl DumpOutput for FileOutput {
     fn bytes_written(&self) -> u64 {
         self.written
     }
+
+    fn failed_write_prefix(&self) -> u64 {
+        self.failed_prefix
+    }
 }
 
 /// A flattened stream (`-F`).
 pub struct FlatOutput<W: Write> {
     out: BufWriter<W>,
     written: u64,
+    limit: Option<u64>,
 }
 
 impl<W: Write> FlatOutput<W> {
     /// Start a stream: writes the header block.
     pub fn new(out: W) -> Result<Self> {
         let mut out = BufWriter::with_capacity(1 << 20, out);
-        out.write_all(&flat::header_block()).map_err(stdout_error)?;
-        Ok(FlatOutput { out, written: 0 })
+        let header = flat::header_block();
+        out.write_all(&header).map_err(stdout_error)?;
+        Ok(FlatOutput {
+            out,
+            written: header.len() as u64,
+            limit: None,
+        })
+    }
+
+    /// Apply `-L SIZE` to the stream length.
+    pub fn with_limit(mut self, limit: Option<u64>) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        let allowed = allowed(self.limit, self.written, bytes.len());
+        self.out
+            .write_all(&bytes[..allowed])
+            .map_err(stdout_error)?;
+        self.written += allowed as u64;
+        match self.limit {
+            Some(limit) if allowed < bytes.len() => Err(limit_error("standard output", limit)),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -121,12 +212,8 @@ fn stdout_error(e: std::io::Error) -> Error {
 
 impl<W: Write> DumpOutput for FlatOutput<W> {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<()> {
-        self.out
-            .write_all(&flat::record_header(offset as i64, data.len() as i64))
-            .map_err(stdout_error)?;
-        self.out.write_all(data).map_err(stdout_error)?;
-        self.written += data.len() as u64;
-        Ok(())
+        self.put(&flat::record_header(offset as i64, data.len() as i64))?;
+        self.put(data)
     }
 
     fn finish(&mut self) -> Result<()> {
@@ -137,23 +224,62 @@ impl<W: Write> DumpOutput for FlatOutput<W> {
     fn bytes_written(&self) -> u64 {
         self.written
     }
+
+    fn can_rewrite(&self) -> bool {
+        false
+    }
 }
 
-/// An in-memory regular file (tests, fuzzing, `--dry-run` accounting).
+/// An in-memory regular file (tests, fuzzing), optionally size-limited like `-L`.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryOutput {
     /// The file contents; holes read as zero.
     pub bytes: Vec<u8>,
+    /// Optional size limit.
+    pub limit: Option<u64>,
     written: u64,
+    failed_prefix: u64,
 }
 
 impl DumpOutput for MemoryOutput {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<()> {
-        let end = offset as usize + data.len();
+        let allowed = allowed(self.limit, offset, data.len());
+        let end = offset as usize + allowed;
         if self.bytes.len() < end {
             self.bytes.resize(end, 0);
         }
-        self.bytes[offset as usize..end].copy_from_slice(data);
+        self.bytes[offset as usize..end].copy_from_slice(&data[..allowed]);
+        self.written += allowed as u64;
+        match self.limit {
+            Some(limit) if allowed < data.len() => {
+                self.failed_prefix = allowed as u64;
+                Err(limit_error("memory", limit))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn bytes_written(&self) -> u64 {
+        self.written
+    }
+
+    fn failed_write_prefix(&self) -> u64 {
+        self.failed_prefix
+    }
+}
+
+/// `--dry-run`: everything is computed, nothing is written; only the byte count is kept.
+#[derive(Debug, Default, Clone)]
+pub struct NullOutput {
+    written: u64,
+}
+
+impl DumpOutput for NullOutput {
+    fn write_at(&mut self, _offset: u64, data: &[u8]) -> Result<()> {
         self.written += data.len() as u64;
         Ok(())
     }

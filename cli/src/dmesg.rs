@@ -1,0 +1,69 @@
+//! `makedumpfile --dump-dmesg VMCORE LOGFILE` (or `-F --dump-dmesg VMCORE` to stdout, as
+//! openSUSE's kdump uses it).
+
+use std::io::Write;
+use std::path::Path;
+
+use engine::arch::x86_64::X86_64Translator;
+use engine::dmesg::{dump_dmesg, DmesgOptions};
+use engine::format::output::create_dump_file;
+use engine::input::PhysicalMemory;
+use engine::kernel_version::KernelVersion;
+use engine::{Error, ErrorKind, Result};
+
+use crate::config::Config;
+use crate::create::{check_dump_file, open_input};
+
+/// Extract the log; on a corrupted log the records before the corruption are still
+/// written, then the error is returned (makedumpfile does the same).
+pub fn run(config: &Config, vmcore_path: &str, logfile: Option<&str>) -> Result<()> {
+    if let Some(path) = logfile {
+        check_dump_file(path, config.force)?;
+    }
+    let vmcore = open_input(vmcore_path, config)?;
+    let info = vmcore.vmcoreinfo().ok_or_else(|| {
+        Error::invalid(format!(
+            "{vmcore_path}: the vmcore has no VMCOREINFO: Can't find some symbols for log_buf."
+        ))
+    })?;
+    let version = KernelVersion::parse(info.osrelease().unwrap_or(""))?;
+    let translator = X86_64Translator::new(info, vmcore.loads(), version);
+    let mut log = Vec::new();
+    let mut reader = vmcore.reader()?;
+    let options = DmesgOptions {
+        partial: config.partial_dmesg,
+        caller_id: config.dmesg_caller_id,
+    };
+    let result = dump_dmesg(info, &translator, &mut *reader, options, &mut log);
+    if result.is_err() && log.is_empty() {
+        return result;
+    }
+    match logfile {
+        Some(path) => {
+            let mut file = create_dump_file(Path::new(path), config.force)?;
+            file.write_all(&log)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| {
+                    Error::io(
+                        ErrorKind::Write,
+                        format!("Can't write the log file({path})"),
+                        e,
+                    )
+                })?;
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(&log)
+                .and_then(|()| stdout.flush())
+                .map_err(|e| {
+                    Error::io(
+                        ErrorKind::Write,
+                        "Can't write the log to standard output",
+                        e,
+                    )
+                })?;
+        }
+    }
+    result
+}
