@@ -404,3 +404,153 @@ fn dump_level_31_excludes_cache_user_and_free_pages_and_reports_them() {
         }
     }
 }
+
+/// The pages of an incomplete dump whose descriptors were written: each must equal the
+/// source; returns (readable, lost).
+fn readable_pages(
+    dump_path: &Path,
+    synthetic: &SyntheticVmcore,
+    compression: Compression,
+) -> (u64, u64) {
+    let dump = KdumpFile::open(dump_path).unwrap();
+    let mut codec = compression.new_codec().unwrap();
+    let mut page = vec![0u8; 4096];
+    let (mut readable, mut lost) = (0, 0);
+    for pfn in dump.dumpable.iter_set(0, dump.dumpable.len()) {
+        match dump.page_desc(pfn).unwrap() {
+            Some(desc) if desc.offset != 0 => {
+                assert!(dump
+                    .read_page(pfn, &mut page, codec.as_deref_mut())
+                    .unwrap());
+                assert_eq!(page, synthetic.page(pfn), "pfn {pfn:#x}");
+                readable += 1;
+            }
+            _ => lost += 1,
+        }
+    }
+    (readable, lost)
+}
+
+#[test]
+fn size_limit_leaves_an_incomplete_dump_whose_written_pages_read_back() {
+    let dir = TempDir::new("limit");
+    let synthetic = SyntheticVmcore::mixed(21);
+    let vmcore = write_vmcore(&dir, &synthetic);
+    let dump = dir.path("dump");
+    let out = run(&[
+        "-l",
+        "-d",
+        "0",
+        "-L",
+        "200K",
+        vmcore.to_str().unwrap(),
+        dump.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_no_panic(&out);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Size limit(204800) reached."), "{stdout}");
+    assert!(
+        stdout.contains("This is an incomplete dumpfile, but might analyzable."),
+        "{stdout}"
+    );
+    assert!(std::fs::metadata(&dump).unwrap().len() <= 200 * 1024);
+    let parsed = KdumpFile::open(&dump).unwrap();
+    assert_ne!(
+        parsed.header.status & 0x8,
+        0,
+        "status must carry DUMP_DH_COMPRESSED_INCOMPLETE"
+    );
+    let (readable, lost) = readable_pages(&dump, &synthetic, Compression::Lzo);
+    assert!(
+        readable > 10 && lost > 10,
+        "readable {readable}, lost {lost}"
+    );
+
+    // A complete dump does not carry the flag.
+    let full = dir.path("full");
+    assert!(run(&[
+        "-l",
+        "-d",
+        "0",
+        vmcore.to_str().unwrap(),
+        full.to_str().unwrap()
+    ])
+    .status
+    .success());
+    assert_eq!(KdumpFile::open(&full).unwrap().header.status & 0x8, 0);
+}
+
+#[test]
+fn retry_levels_fall_back_when_the_limit_is_hit() {
+    let dir = TempDir::new("retry");
+    let synthetic = SyntheticVmcore::mixed(22);
+    let vmcore = write_vmcore(&dir, &synthetic);
+    let v = vmcore.to_str().unwrap();
+    let (small, big) = (dir.path("d31"), dir.path("d0"));
+    assert!(run(&["-l", "-d", "31", v, small.to_str().unwrap()])
+        .status
+        .success());
+    assert!(run(&["-l", "-d", "0", v, big.to_str().unwrap()])
+        .status
+        .success());
+    let (small_len, big_len) = (
+        std::fs::metadata(&small).unwrap().len(),
+        std::fs::metadata(&big).unwrap().len(),
+    );
+    assert!(small_len < big_len);
+    let limit = ((small_len + big_len) / 2).to_string();
+    let dump = dir.path("dump");
+    let out = run(&["-l", "-d", "0,31", "-L", &limit, v, dump.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("Retry to create a dumpfile by dump_level(31)."));
+    assert_eq!(
+        std::fs::read(&dump).unwrap(),
+        std::fs::read(&small).unwrap()
+    );
+}
+
+#[test]
+fn dry_run_writes_nothing_and_reports_the_bytes() {
+    let dir = TempDir::new("dryrun");
+    let vmcore = write_vmcore(&dir, &SyntheticVmcore::mixed(23));
+    let dump = dir.path("dump");
+    let out = run(&[
+        "--dry-run",
+        "--show-stats",
+        "-c",
+        "-d",
+        "31",
+        vmcore.to_str().unwrap(),
+        dump.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!dump.exists(), "--dry-run must not create the dump file");
+    let stdout = text(&out.stdout);
+    let bytes: u64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Write bytes     : "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let real = dir.path("real");
+    assert!(run(&[
+        "-c",
+        "-d",
+        "31",
+        vmcore.to_str().unwrap(),
+        real.to_str().unwrap()
+    ])
+    .status
+    .success());
+    assert!(
+        bytes > 0 && bytes <= std::fs::metadata(&real).unwrap().len() + 4096,
+        "{bytes}"
+    );
+}
