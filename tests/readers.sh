@@ -151,7 +151,7 @@ make_flat() {
 run_crash() {
     local dir=$1 vmlinux=$2 c
     mkdir -p "$dir/crash"
-    for c in "${CRASH_CMDS[@]}"; do printf '%s > %s.txt\n' "$c" "${c// /-}"; done >"$dir/crash/cmds"
+    for c in "${CRASH_CMDS[@]}"; do printf '%s > %s.txt\n' "$c" "${c// /}"; done >"$dir/crash/cmds"
     echo exit >>"$dir/crash/cmds"
     (
         cd "$dir" || exit 1
@@ -162,7 +162,7 @@ run_crash() {
     )
     # crash writes the redirected files relative to its cwd.
     for c in "${CRASH_CMDS[@]}"; do
-        [[ -f $dir/${c// /-}.txt ]] && mv "$dir/${c// /-}.txt" "$dir/crash/"
+        [[ -f $dir/${c// /}.txt ]] && mv "$dir/${c// /}.txt" "$dir/crash/"
     done
     return 0
 }
