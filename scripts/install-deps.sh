@@ -26,6 +26,8 @@ done
 
 PKGS=(qemu-system-x86 busybox-static cpio kexec-tools e2fsprogs makedumpfile crash
       python3-libkdumpfile hyperfine xz-utils time gcc libc6-dev python3-venv)
+# gdb-add-index (package gdb) gives the debug vmlinux a .gdb_index; see --with-dbg below.
+((WITH_DBG)) && PKGS+=(gdb binutils)
 
 pkg_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'
@@ -94,6 +96,20 @@ if ((WITH_DBG)); then
                 { rm -rf "$tmp"; die "could not extract the vmlinux from $deb"; }
             mv "$tmp/usr/lib/debug/boot/vmlinux-$KERNEL_ABI-$flavour" "$vmlinux"
             rm -rf "$tmp" "$deb"
+        fi
+        # crash's embedded gdb spends most of its start-up building partial symbol tables
+        # from the DWARF; a .gdb_index section makes it 2.5-3x faster (cloud vmlinux:
+        # 25.6 s -> 8.7 s wall, 9.7 -> 3.7 s CPU for sys/ps/kmem -i/log on a loaded host)
+        # and changes no output. Added once (12 s, +37 MB) on a copy, so an interrupted
+        # run never leaves a half-written vmlinux.
+        if ! readelf -S "$vmlinux" 2>/dev/null | grep -q '\.gdb_index'; then
+            need_cmd gdb-add-index "apt-get install gdb"
+            log "gdb-add-index $(basename "$vmlinux")"
+            cp "$vmlinux" "$vmlinux.idx.tmp"
+            gdb-add-index "$vmlinux.idx.tmp" >&2 || { rm -f "$vmlinux.idx.tmp"; die "gdb-add-index $vmlinux failed"; }
+            readelf -S "$vmlinux.idx.tmp" | grep -q '\.gdb_index' ||
+                { rm -f "$vmlinux.idx.tmp"; die "gdb-add-index added no .gdb_index to $vmlinux"; }
+            mv "$vmlinux.idx.tmp" "$vmlinux"
         fi
         log "debug vmlinux: $vmlinux"
     done

@@ -28,6 +28,13 @@
 #       output can be checked page by page against its own source (each boot gives a
 #       different core, so the cached copy-mode vmcore is not the collector's input):
 #         /usr/bin/python3 scripts/kdump-pages-check.py OUT/vmcore OUT/dump
+#       If the collector itself left a file called vmcore (Fedora's `mv vmcore-incomplete
+#       vmcore`), the copy is called source-vmcore instead; result.txt's "source core:"
+#       line names the file either way.
+#       --capture-cpus N: boot the capture kernel with nr_cpus=N instead of nr_cpus=1 (the
+#       guest has 2 vCPUs; N=2 is the "--num-threads 2 in a 2-CPU capture kernel" case).
+#       --capture-append "ARGS": more capture-kernel command-line arguments.
+#       result.txt records the capture kernel's command line and online CPU count.
 #       Never cached. Exit status is non-zero if the collector failed.
 #       Example (Debian's makedumpfile, dynamically linked):
 #         scripts/make-vmcore.sh --collector /usr/bin/makedumpfile \
@@ -44,12 +51,18 @@ COLLECTOR=
 COLLECTOR_ARGS=
 COLLECTOR_ARGS_SET=0
 KEEP_VMCORE=0
+CAPTURE_CPUS=1
+CAPTURE_EXTRA=
 while (($#)); do
     case $1 in
         --profile) PROFILE=${2:?--profile needs a value}; shift 2 ;;
         --profile=*) PROFILE=${1#*=}; shift ;;
         --force) FORCE=1; shift ;;
         --keep-vmcore) KEEP_VMCORE=1; shift ;;
+        --capture-cpus) CAPTURE_CPUS=${2:?--capture-cpus needs a number}; shift 2 ;;
+        --capture-cpus=*) CAPTURE_CPUS=${1#*=}; shift ;;
+        --capture-append) CAPTURE_EXTRA=${2?--capture-append needs a value}; shift 2 ;;
+        --capture-append=*) CAPTURE_EXTRA=${1#*=}; shift ;;
         --collector) COLLECTOR=${2:?--collector needs a path}; shift 2 ;;
         --collector=*) COLLECTOR=${1#*=}; shift ;;
         --collector-args) COLLECTOR_ARGS=${2?--collector-args needs a value}; COLLECTOR_ARGS_SET=1; shift 2 ;;
@@ -64,6 +77,8 @@ fi
 if [[ -z $COLLECTOR ]] && ((KEEP_VMCORE)); then
     die "--keep-vmcore only applies to --collector mode"
 fi
+[[ $CAPTURE_CPUS =~ ^[1-9][0-9]*$ ]] || die "--capture-cpus needs a positive number, not '$CAPTURE_CPUS'"
+[[ $CAPTURE_EXTRA != *"'"* ]] || die "--capture-append must not contain single quotes"
 
 # --- profiles ------------------------------------------------------------------------------
 # MEMHOGS: one anonymous-memory process per RANDOM:PATTERN:ZERO (MB) triple (guest/memhog.c).
@@ -92,7 +107,9 @@ SETTLE_SECONDS=3
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-900}
 # Capture cmdline from real-vmcore.md; panic=1 so a failing capture kernel ends QEMU
 # (-no-reboot) instead of waiting for the timeout. The kernel appends elfcorehdr= itself.
-CAPTURE_APPEND="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=1"
+# --capture-cpus changes nr_cpus (the guest has $SMP vCPUs); --capture-append adds more.
+CAPTURE_APPEND="console=ttyS0 irqpoll nr_cpus=$CAPTURE_CPUS reset_devices panic=1${CAPTURE_EXTRA:+ $CAPTURE_EXTRA}"
+((CAPTURE_CPUS <= SMP)) || warn "--capture-cpus $CAPTURE_CPUS > $SMP guest vCPUs: the capture kernel gets at most $SMP"
 
 VMCORE_DIR=$CACHE/vmcores/$PROFILE
 VMCORE=$VMCORE_DIR/vmcore
@@ -301,6 +318,7 @@ QEMU=(qemu-system-x86_64 -accel tcg -smp "$SMP" -m "$MEM_MB" -nodefaults -displa
       -drive "file=$DATA_IMG,if=virtio,format=raw,readonly=on"
       -drive "file=$OUT_IMG,if=virtio,format=raw")
 log "booting $KVER ($MEM_MB MB, -smp $SMP, crashkernel=$CRASHKERNEL, mode $MODE); serial: $SERIAL"
+log "capture kernel command line: $CAPTURE_APPEND"
 t0=$(date +%s)
 qrc=0
 timeout "$QEMU_TIMEOUT" "${QEMU[@]}" </dev/null >&2 || qrc=$?
@@ -367,7 +385,12 @@ elapsed=$(grep -a 'Elapsed (wall clock)' "$RESULT_DIR/time.txt" 2>/dev/null | aw
     echo "collector:    $COLLECTOR"
     echo "command:      $COLLECTOR_CMD"
     echo "exit code:    $crc"
-    if ((KEEP_VMCORE)); then echo "source core:  $RESULT_DIR/vmcore"; fi
+    if ((KEEP_VMCORE)); then
+        kept=$(grep -a -m1 '^@@MKV KEPT_VMCORE' "$SERIAL" | awk '{print $3}' | tr -d '\r')
+        echo "source core:  $RESULT_DIR/${kept:-vmcore}"
+    fi
+    echo "capture cpus: $(grep -a -m1 '^@@MKV CAPTURE_CPUS' "$SERIAL" | awk '{print $3}' | tr -d '\r')"
+    echo "capture cmdline: $(grep -a -m1 '^@@MKV CAPTURE_CMDLINE' "$SERIAL" | cut -d' ' -f3- | tr -d '\r')"
     echo "max RSS kB:   ${maxrss:-unknown}"
     echo "elapsed:      ${elapsed:-unknown} (inside TCG guest)"
     echo "vmcore size:  $size"

@@ -113,6 +113,8 @@ EOF
 capture_kernel() {
 	say "CAPTURE_KERNEL $(uname -r)"
 	say "CAPTURE_MEM $(meminfo)"
+	say "CAPTURE_CPUS $(grep -c '^processor' /proc/cpuinfo)"
+	say "CAPTURE_CMDLINE $(cat /proc/cmdline)"
 	wait_dev /dev/vdb
 	# stat, not wc -c: wc reads the whole core (real-vmcore.md pitfalls).
 	say "VMCORE_SIZE $(stat -c %s /proc/vmcore)"
@@ -132,8 +134,12 @@ capture_kernel() {
 		rc=$?
 		say "COLLECTOR_RC $rc"
 		if [ "$KEEP_VMCORE" = 1 ]; then
-			dd if=/proc/vmcore of=/out/vmcore bs=1M 2>/dev/console ||
+			# Fedora's flow leaves the collector's own output as /out/vmcore.
+			kept=vmcore
+			[ -e /out/vmcore ] && kept=source-vmcore
+			dd if=/proc/vmcore of=/out/$kept bs=1M 2>/dev/console ||
 				say "FAIL keeping /proc/vmcore"
+			say "KEPT_VMCORE $kept"
 		fi
 		echo "----- collector.log (tail) -----"
 		tail -n 40 /out/collector.log
