@@ -81,6 +81,10 @@ for profile in "${profiles[@]}"; do
              && diff <(report_counts '$D/ref.l$level.report') <(report_counts '$D/ours.l$level.report') && report_counts '$D/ours.l$level.report' | grep -c pages"
         rm -f "$D/ref.l$level" "$D/ours.l$level"
     done
+    # Cyclic mode (4 KiB buffer = 32768 pfns per cycle) gives the same bytes.
+    ref_dump "$D/ref.l31" -l -d 31 "$V"
+    check "$profile: -l -d 31 --cyclic-buffer 4 (several cycles) byte-identical" bash -c \
+        "$(declare -f our_dump same_bytes); BIN=$BIN; our_dump '$D/ours.cyc' -l -d 31 --cyclic-buffer 4 '$V' && same_bytes '$D/ref.l31' '$D/ours.cyc'"
     ref_dump "$D/ref.cd31" -c -d 31 "$V"
     check "$profile: -c -d 31 byte-identical to makedumpfile" bash -c \
         "$(declare -f our_dump same_bytes); BIN=$BIN; our_dump '$D/ours.cd31' -c -d 31 '$V' && same_bytes '$D/ref.cd31' '$D/ours.cd31'"

@@ -4,8 +4,9 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use engine::dump::{write_kdump, DumpBitmaps, DumpOptions, DumpSummary};
-use engine::filter::{DumpLevel, FilterStats, PageFilter};
+use engine::dump::cycles::FilteredCycles;
+use engine::dump::{write_kdump_cycles, DumpOptions, DumpSummary};
+use engine::filter::{pfns_per_cycle, DumpLevel, FilterStats, PageFilter};
 use engine::format::flat::is_flattened;
 use engine::format::output::create_dump_file;
 use engine::format::{FileOutput, FlatOutput, NullOutput, KDUMP_SIGNATURE};
@@ -127,48 +128,42 @@ fn run_level(
     // makedumpfile sets up translation and finds the mem_maps whenever VMCOREINFO is
     // present, even at levels 0 and 1 (hwpoison and offline pages are always dropped);
     // without VMCOREINFO only levels 0 and 1 are possible.
-    let (bitmaps, stats) = match vmcore.vmcoreinfo() {
-        Some(info) => {
-            let mut filter = PageFilter::new(
+    let filter = match vmcore.vmcoreinfo() {
+        Some(info) => Some(
+            PageFilter::new(
                 info,
                 vmcore,
                 vmcore.loads(),
                 DumpLevel::new(dump_level as u32)?,
             )
-            .map_err(|e| e.context(vmcore_path))?;
-            DumpBitmaps::filtered(vmcore, &mut filter, &progress)?
-        }
-        None if dump_level <= 1 => (
-            DumpBitmaps::unfiltered(vmcore, vmcore.max_mapnr()),
-            FilterStats::default(),
+            .map_err(|e| e.context(vmcore_path))?,
         ),
+        None if dump_level <= 1 => None,
         None => {
             return Err(Error::invalid(format!(
                 "{vmcore_path}: Dump_level({dump_level}) needs VMCOREINFO, and the vmcore has none"
             )))
         }
     };
-    for warning in stats.invalid_free_orders.iter() {
-        messages.common(&format!(
-            "Invalid free page order: pfn={:x}, order={}, max order={}\n",
-            warning.pfn, warning.order, warning.max_order
-        ));
-    }
+    let max_mapnr = filter
+        .as_ref()
+        .map_or(vmcore.max_mapnr(), |f| f.max_mapnr());
+    let pfns_per_cycle = pfns_per_cycle(max_mapnr, config.cyclic_buffer_kb, free_memory());
+    let mut source = FilteredCycles::new(vmcore, filter, pfns_per_cycle);
+    messages.debug(&format!(
+        "max_mapnr    : {max_mapnr:x}\nBuffer size for the cyclic mode: {}\n",
+        pfns_per_cycle / 8
+    ));
     let options = DumpOptions {
         compression: config.compression,
         dump_level,
         threads: config.threads,
         block_order: config.block_order,
     };
-    messages.debug(&format!(
-        "max_mapnr    : {:x}\nnum_dumpable : {:x}\n",
-        bitmaps.ram.len(),
-        bitmaps.dumpable.count_ones()
-    ));
     let summary = if config.dry_run {
-        write_kdump(
+        write_kdump_cycles(
             vmcore,
-            &bitmaps,
+            &mut source,
             &options,
             &mut NullOutput::default(),
             &progress,
@@ -178,14 +173,34 @@ fn run_level(
             Some(path) => {
                 let file = create_dump_file(Path::new(path), config.force)?;
                 let mut out = FileOutput::new(file, path).with_limit(config.size_limit);
-                write_kdump(vmcore, &bitmaps, &options, &mut out, &progress)?
+                write_kdump_cycles(vmcore, &mut source, &options, &mut out, &progress)?
             }
             None => {
                 let mut out =
                     FlatOutput::new(std::io::stdout().lock())?.with_limit(config.size_limit);
-                write_kdump(vmcore, &bitmaps, &options, &mut out, &progress)?
+                write_kdump_cycles(vmcore, &mut source, &options, &mut out, &progress)?
             }
         }
     };
+    let stats = std::mem::take(&mut source.stats);
+    for warning in stats.invalid_free_orders.iter() {
+        messages.common(&format!(
+            "Invalid free page order: pfn={:x}, order={}, max order={}\n",
+            warning.pfn, warning.order, warning.max_order
+        ));
+    }
     Ok((summary, stats))
+}
+
+/// MemFree from /proc/meminfo in bytes (makedumpfile sizes its cyclic buffer from it);
+/// when unreadable, assume plenty: the buffer is then bounded by its 4 MiB default.
+pub fn free_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("MemFree:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(u64::MAX / 2, |kib| kib * 1024)
 }

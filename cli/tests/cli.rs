@@ -323,8 +323,15 @@ fn help_and_version_exit_zero() {
 
 /// Data pfns of the synthetic machine that its struct pages classify, by pfn % 10
 /// (see `SyntheticVmcore::for_generation`): 0 page cache, 1 anonymous, 2 free, 3 private
-/// cache. The RAM PT_LOADs are pfns 1..1000 and 1064..2048.
+/// cache; plus an order-7 anonymous compound page and an order-7 free block. The RAM
+/// PT_LOADs are pfns 1..1000 and 1064..2048.
 fn synthetic_class(pfn: u64) -> Option<u64> {
+    if engine::synthetic::COMPOUND_ANON.contains(&pfn) {
+        return Some(1);
+    }
+    if engine::synthetic::BUDDY_ORDER_7.contains(&pfn) {
+        return Some(2);
+    }
     let in_data = (2..1000).contains(&pfn) || (1064..1536).contains(&pfn);
     (in_data && pfn % 10 < 4).then_some(pfn % 10)
 }

@@ -8,15 +8,19 @@
 #[derive(Clone, PartialEq, Eq)]
 pub struct Bitmap {
     bytes: Vec<u8>,
-    len: u64,
+    /// First pfn of the window (a multiple of 64).
+    start: u64,
+    /// One past the last pfn.
+    end: u64,
 }
 
 impl std::fmt::Debug for Bitmap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "Bitmap {{ len: {}, set: {} }}",
-            self.len,
+            "Bitmap {{ {}..{}, set: {} }}",
+            self.start,
+            self.end,
             self.count_ones()
         )
     }
@@ -25,10 +29,36 @@ impl std::fmt::Debug for Bitmap {
 impl Bitmap {
     /// An empty bitmap of `len` bits.
     pub fn new(len: u64) -> Self {
+        Bitmap::window(0, len)
+    }
+
+    /// An empty bitmap for the pfns `[start, end)`; `start` is rounded down to a multiple
+    /// of 64 so that words and bytes line up with the whole bitmap.
+    pub fn window(start: u64, end: u64) -> Self {
+        let start = start - start % 64;
+        let end = end.max(start);
         Bitmap {
-            bytes: vec![0; len.div_ceil(8) as usize],
-            len,
+            bytes: vec![0; (end - start).div_ceil(8) as usize],
+            start,
+            end,
         }
+    }
+
+    /// First pfn covered.
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// One past the last pfn covered.
+    pub fn end(&self) -> u64 {
+        self.end
+    }
+
+    /// Byte index and bit of absolute `pfn`, if inside the window.
+    #[inline]
+    fn locate(&self, pfn: u64) -> Option<(usize, u8)> {
+        (pfn >= self.start && pfn < self.end)
+            .then(|| (((pfn - self.start) / 8) as usize, 1u8 << (pfn % 8)))
     }
 
     /// A bitmap over `len` bits taken from raw bytes (extra bytes are ignored, missing
@@ -41,48 +71,49 @@ impl Bitmap {
         bitmap
     }
 
-    /// Number of bits.
+    /// Number of bits (of the window).
     pub fn len(&self) -> u64 {
-        self.len
+        self.end - self.start
     }
 
     /// True when the bitmap has no bits at all.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.end == self.start
     }
 
-    /// The on-disk bytes: `ceil(len / 8)` of them.
+    /// The on-disk bytes of the window: `ceil(len / 8)` of them, bit 0 = `start()`.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
 
-    /// Whether `pfn` is set; bits beyond the end read as clear.
+    /// Whether `pfn` is set; bits outside the window read as clear.
     #[inline]
     pub fn get(&self, pfn: u64) -> bool {
-        pfn < self.len && self.bytes[(pfn / 8) as usize] & (1 << (pfn % 8)) != 0
+        self.locate(pfn)
+            .is_some_and(|(byte, bit)| self.bytes[byte] & bit != 0)
     }
 
-    /// Set one bit. Out-of-range bits are ignored: callers clip ranges to `len`.
+    /// Set one bit. Bits outside the window are ignored: callers clip ranges to it.
     #[inline]
     pub fn set(&mut self, pfn: u64) {
-        if pfn < self.len {
-            self.bytes[(pfn / 8) as usize] |= 1 << (pfn % 8);
+        if let Some((byte, bit)) = self.locate(pfn) {
+            self.bytes[byte] |= bit;
         }
     }
 
     /// Clear one bit.
     #[inline]
     pub fn clear(&mut self, pfn: u64) {
-        if pfn < self.len {
-            self.bytes[(pfn / 8) as usize] &= !(1 << (pfn % 8));
+        if let Some((byte, bit)) = self.locate(pfn) {
+            self.bytes[byte] &= !bit;
         }
     }
 
     /// Set or clear every bit of `[start, end)`, clipped to the bitmap; whole bytes are
     /// filled at once because PT_LOAD ranges cover millions of pfns.
     pub fn fill_range(&mut self, start: u64, end: u64, value: bool) {
-        let end = end.min(self.len);
-        let mut pfn = start;
+        let end = end.min(self.end);
+        let mut pfn = start.max(self.start);
         while pfn < end && pfn % 8 != 0 {
             self.assign(pfn, value);
             pfn += 1;
@@ -90,7 +121,8 @@ impl Bitmap {
         let whole_end = end - end % 8;
         if pfn < whole_end {
             let byte = if value { 0xff } else { 0 };
-            self.bytes[(pfn / 8) as usize..(whole_end / 8) as usize].fill(byte);
+            self.bytes[((pfn - self.start) / 8) as usize..((whole_end - self.start) / 8) as usize]
+                .fill(byte);
             pfn = whole_end;
         }
         while pfn < end {
@@ -109,12 +141,13 @@ impl Bitmap {
 
     /// Number of set bits.
     pub fn count_ones(&self) -> u64 {
-        self.count_ones_in(0, self.len)
+        self.bytes.iter().map(|b| b.count_ones() as u64).sum()
     }
 
     /// Number of set bits in `[start, end)`.
     pub fn count_ones_in(&self, start: u64, end: u64) -> u64 {
-        let end = end.min(self.len);
+        let end = end.min(self.end);
+        let start = start.max(self.start);
         if start >= end {
             return 0;
         }
@@ -136,11 +169,14 @@ impl Bitmap {
     }
 
     /// The 64 bits starting at `pfn` (a multiple of 64), as a little-endian word:
-    /// bit i of the result is pfn + i. Missing bytes past the end read as zero.
+    /// bit i of the result is pfn + i. Bits outside the window read as zero.
     #[inline]
     pub fn word(&self, pfn: u64) -> u64 {
         debug_assert_eq!(pfn % 64, 0);
-        let start = (pfn / 8) as usize;
+        if pfn < self.start {
+            return 0;
+        }
+        let start = ((pfn - self.start) / 8) as usize;
         let mut raw = [0u8; 8];
         if let Some(bytes) = self.bytes.get(start..) {
             let n = bytes.len().min(8);
@@ -151,8 +187,8 @@ impl Bitmap {
 
     /// The first set bit at or after `pfn` and before `end`, if any.
     pub fn next_set(&self, pfn: u64, end: u64) -> Option<u64> {
-        let end = end.min(self.len);
-        let mut pfn = pfn;
+        let end = end.min(self.end);
+        let mut pfn = pfn.max(self.start);
         while pfn < end {
             let base = pfn - pfn % 64;
             let bits = self.word(base) >> (pfn - base);
@@ -170,14 +206,14 @@ impl Bitmap {
         SetBits {
             bitmap: self,
             next: start,
-            end: end.min(self.len),
+            end: end.min(self.end),
         }
     }
 
     /// Clear every bit at or beyond `len` in the last byte, so the on-disk bytes never
     /// claim pfns past max_mapnr (makedumpfile leaves them 0).
     fn clear_tail(&mut self) {
-        let rem = self.len % 8;
+        let rem = self.len() % 8;
         if rem != 0 {
             if let Some(last) = self.bytes.last_mut() {
                 *last &= (1u8 << rem) - 1;
@@ -260,6 +296,32 @@ mod tests {
             assert_eq!(listed, expected);
             assert_eq!(b.count_ones_in(s, e), expected.len() as u64);
         }
+    }
+
+    #[test]
+    fn windows_take_absolute_pfns_and_match_the_whole_bitmap() {
+        let mut whole = Bitmap::new(1000);
+        let mut window = Bitmap::window(320, 704);
+        for p in (0..1000).filter(|p| p % 3 == 0 || p % 11 == 2) {
+            whole.set(p);
+            window.set(p);
+        }
+        window.fill_range(0, 330, false);
+        whole.fill_range(320, 330, false);
+        assert_eq!(window.start(), 320);
+        assert_eq!(window.as_bytes(), &whole.as_bytes()[40..88]);
+        assert!(!window.get(3) && !window.get(999));
+        assert_eq!(window.count_ones(), whole.count_ones_in(320, 704));
+        let a: Vec<u64> = window.iter_set(0, 2000).collect();
+        let b: Vec<u64> = whole.iter_set(320, 704).collect();
+        assert_eq!(a, b);
+        assert_eq!(window.word(384), whole.word(384));
+        assert_eq!(window.word(0), 0);
+        assert_eq!(
+            Bitmap::window(100, 200).start(),
+            64,
+            "windows start on a word"
+        );
     }
 
     #[test]

@@ -11,7 +11,23 @@ use crate::input::elf::PtLoad;
 /// counted twice, and a segment inside one bitmap byte twice again. That is what its report
 /// prints (and what "Original pages" derives from); we reproduce it so the reports agree.
 pub fn ram_bitmap(loads: &[PtLoad], page_size: u64, max_mapnr: u64) -> (Bitmap, u64) {
-    let mut ram = Bitmap::new(max_mapnr);
+    (
+        ram_window(loads, page_size, 0..max_mapnr),
+        memory_holes(loads, page_size, max_mapnr),
+    )
+}
+
+/// The 1st bitmap of the pfns `cycle` only.
+pub fn ram_window(loads: &[PtLoad], page_size: u64, cycle: std::ops::Range<u64>) -> Bitmap {
+    let mut ram = Bitmap::window(cycle.start, cycle.end);
+    for load in loads {
+        ram.fill_range(load.phys_start / page_size, load.phys_end / page_size, true);
+    }
+    ram
+}
+
+/// makedumpfile's "Memory Hole" count (see [`ram_bitmap`]).
+pub fn memory_holes(loads: &[PtLoad], page_size: u64, max_mapnr: u64) -> u64 {
     let mut holes = max_mapnr as i64;
     for load in loads {
         let (start, end) = (
@@ -21,13 +37,12 @@ pub fn ram_bitmap(loads: &[PtLoad], page_size: u64, max_mapnr: u64) -> (Bitmap, 
         if start >= end {
             continue;
         }
-        ram.fill_range(start, end, true);
         let head_end = start.next_multiple_of(8).min(end);
         let tail_start = (end - end % 8).max(start);
         let whole_bytes = (tail_start / 8).saturating_sub(head_end / 8);
         holes -= (head_end - start + whole_bytes * 8 + (end - tail_start)) as i64;
     }
-    (ram, holes.max(0) as u64)
+    holes.max(0) as u64
 }
 
 /// The 2nd bitmap before page classification: the 1st bitmap minus the pages past each

@@ -6,6 +6,7 @@
 //! readers take for a complete dump. makedumpfile writes it first.
 
 pub mod bitmaps;
+pub mod cycles;
 pub mod header;
 pub mod sink;
 pub mod worker;
@@ -21,6 +22,7 @@ use crate::input::PhysicalMemory;
 use crate::pipeline::{self, PipelineConfig};
 use crate::progress::{ProgressObserver, Stage};
 
+use self::cycles::{CycleSource, WholeBitmaps};
 use self::header::{build_headers, phys_base, read_utsname, HeaderFields};
 use self::sink::KdumpPageSink;
 use self::worker::DumpPageWorker;
@@ -118,10 +120,29 @@ impl DumpBitmaps {
     }
 }
 
-/// Write `vmcore` as a kdump-compressed file to `out`.
+/// Write `vmcore` as a kdump-compressed file to `out` from precomputed whole bitmaps.
 pub fn write_kdump(
     vmcore: &ElfVmcore,
     bitmaps: &DumpBitmaps,
+    options: &DumpOptions,
+    out: &mut dyn DumpOutput,
+    progress: &dyn ProgressObserver,
+) -> Result<DumpSummary> {
+    write_kdump_cycles(
+        vmcore,
+        &mut WholeBitmaps { bitmaps },
+        options,
+        out,
+        progress,
+    )
+}
+
+/// Write `vmcore` as a kdump-compressed file to `out`, cycle by cycle: a counting pass
+/// sizes the descriptor table, then each cycle's bitmaps and pages are written (one
+/// computation when a single cycle covers the machine).
+pub fn write_kdump_cycles(
+    vmcore: &ElfVmcore,
+    source: &mut dyn CycleSource,
     options: &DumpOptions,
     out: &mut dyn DumpOutput,
     progress: &dyn ProgressObserver,
@@ -139,8 +160,19 @@ pub fn write_kdump(
     })?;
     let page_size = vmcore.page_size();
     let notes = vmcore.notes();
-    let num_dumpable = bitmaps.dumpable.count_ones();
-    let max_mapnr = bitmaps.ram.len();
+    let max_mapnr = source.max_mapnr();
+    let cycles = source.cycles();
+
+    // Counting pass. With one cycle its bitmap is kept for the writing pass.
+    let mut kept = None;
+    let mut num_dumpable = 0;
+    for cycle in &cycles {
+        let bits = source.dumpable(cycle.clone(), progress)?;
+        num_dumpable += bits.count_ones();
+        if cycles.len() == 1 {
+            kept = Some(bits);
+        }
+    }
     let layout = KdumpLayout::new(page_size, notes.data.len() as u64, max_mapnr, num_dumpable)?;
 
     let base = phys_base(vmcore);
@@ -165,16 +197,13 @@ pub fn write_kdump(
     incomplete.status |= DUMP_DH_COMPRESSED_INCOMPLETE;
     out.write_at(0, &incomplete.to_bytes())?;
     let mut sink = None;
-    let result = write_body(
+    let body = Body {
         vmcore,
-        bitmaps,
         options,
-        &layout,
-        &sub_header,
-        out,
-        progress,
-        &mut sink,
-    );
+        layout: &layout,
+        cycles: &cycles,
+    };
+    let result = body.write(source, kept, &sub_header, out, progress, &mut sink);
     let sink = match (result, sink) {
         (Ok(()), Some(sink)) => sink,
         (Err(e), sink) => {
@@ -196,90 +225,107 @@ pub fn write_kdump(
     out.finish()?;
     Ok(DumpSummary {
         max_mapnr,
-        memory_holes: bitmaps.memory_holes,
+        memory_holes: source.memory_holes(),
         num_dumpable,
         zero_pages,
         bytes_written: out.bytes_written(),
     })
 }
 
-/// Everything after the header: sub header, notes, bitmaps, then the pages. The sink is
-/// handed back through `sink_slot` so that the caller can salvage descriptors on failure.
-#[allow(clippy::too_many_arguments)]
-fn write_body<'o>(
-    vmcore: &ElfVmcore,
-    bitmaps: &DumpBitmaps,
-    options: &DumpOptions,
-    layout: &KdumpLayout,
-    sub_header: &crate::format::KdumpSubHeader,
-    out: &'o mut dyn DumpOutput,
-    progress: &'o dyn ProgressObserver,
-    sink_slot: &mut Option<KdumpPageSink<'o>>,
-) -> Result<()> {
-    let page_size = layout.block_size;
-    out.write_at(layout.offset_sub_header(), &sub_header.to_bytes())?;
-    let notes = vmcore.notes();
-    if !notes.data.is_empty() {
-        out.write_at(
-            layout.offset_sub_header() + KDUMP_SUB_HEADER_SIZE as u64,
-            &notes.data,
-        )?;
-    }
-    write_bitmap(
-        out,
-        layout.offset_bitmap1(),
-        &bitmaps.ram,
-        layout.bitmap_len(),
-    )?;
-    write_bitmap(
-        out,
-        layout.offset_bitmap2(),
-        &bitmaps.dumpable,
-        layout.bitmap_len(),
-    )?;
-
-    let exclude_zero = options.dump_level & DL_EXCLUDE_ZERO != 0;
-    let cache_size = (page_size as usize) << options.block_order.min(16);
-    let copy_start = std::time::Instant::now();
-    let sink = sink_slot.insert(KdumpPageSink::new(
-        out,
-        layout,
-        cache_size,
-        exclude_zero,
-        progress,
-    ));
-    let config = PipelineConfig {
-        threads: options.threads,
-        slot_size: page_size as usize,
-    };
-    pipeline::run(
-        &bitmaps.dumpable,
-        0..layout.max_mapnr,
-        &config,
-        |_| {
-            DumpPageWorker::new(
-                vmcore.reader()?,
-                options.compression,
-                page_size as usize,
-                exclude_zero,
-            )
-        },
-        sink,
-    )?;
-    sink.flush()?;
-    progress.stage_done(Stage::CopyingData, copy_start.elapsed());
-    Ok(())
+/// Everything after the header: sub header, notes, bitmaps, then the pages.
+struct Body<'a> {
+    vmcore: &'a ElfVmcore,
+    options: &'a DumpOptions,
+    layout: &'a KdumpLayout,
+    cycles: &'a [std::ops::Range<u64>],
 }
 
-/// Write one bitmap padded with zeros to its whole block-aligned region (crash requires
-/// the alignment, `0e6cb98`).
-fn write_bitmap(
-    out: &mut dyn DumpOutput,
-    offset: u64,
-    bitmap: &Bitmap,
-    region_len: u64,
-) -> Result<()> {
-    let mut bytes = bitmap.as_bytes().to_vec();
-    bytes.resize(region_len as usize, 0);
-    out.write_at(offset, &bytes)
+impl Body<'_> {
+    /// The sink is handed back through `sink_slot` so that the caller can salvage
+    /// descriptors on failure.
+    fn write<'o>(
+        &self,
+        source: &mut dyn CycleSource,
+        mut kept: Option<Bitmap>,
+        sub_header: &crate::format::KdumpSubHeader,
+        out: &'o mut dyn DumpOutput,
+        progress: &'o dyn ProgressObserver,
+        sink_slot: &mut Option<KdumpPageSink<'o>>,
+    ) -> Result<()> {
+        let layout = self.layout;
+        let page_size = layout.block_size;
+        out.write_at(layout.offset_sub_header(), &sub_header.to_bytes())?;
+        let notes = self.vmcore.notes();
+        if !notes.data.is_empty() {
+            out.write_at(
+                layout.offset_sub_header() + KDUMP_SUB_HEADER_SIZE as u64,
+                &notes.data,
+            )?;
+        }
+        for cycle in self.cycles {
+            let ram = source.ram(cycle.clone())?;
+            out.write_at(layout.offset_bitmap1() + ram.start() / 8, ram.as_bytes())?;
+        }
+        pad_bitmap(out, layout.offset_bitmap1(), layout)?;
+
+        if kept.is_none() {
+            // The counting pass's per-class counts are dropped: the writing pass recounts
+            // (makedumpfile resets its counters there too).
+            source.start_writing_pass();
+        }
+        let exclude_zero = self.options.dump_level & DL_EXCLUDE_ZERO != 0;
+        let cache_size = (page_size as usize) << self.options.block_order.min(16);
+        let copy_start = std::time::Instant::now();
+        let sink = sink_slot.insert(KdumpPageSink::new(
+            out,
+            layout,
+            cache_size,
+            exclude_zero,
+            progress,
+        ));
+        let config = PipelineConfig {
+            threads: self.options.threads,
+            slot_size: page_size as usize,
+        };
+        for cycle in self.cycles {
+            let dumpable = match kept.take() {
+                Some(bits) => bits,
+                None => source.dumpable(cycle.clone(), progress)?,
+            };
+            sink.write_bitmap(
+                layout.offset_bitmap2() + dumpable.start() / 8,
+                dumpable.as_bytes(),
+            )?;
+            pipeline::run(
+                &dumpable,
+                cycle.clone(),
+                &config,
+                |_| {
+                    DumpPageWorker::new(
+                        self.vmcore.reader()?,
+                        self.options.compression,
+                        page_size as usize,
+                        exclude_zero,
+                    )
+                },
+                sink,
+            )?;
+        }
+        sink.pad_bitmap2(layout)?;
+        sink.flush()?;
+        progress.stage_done(Stage::CopyingData, copy_start.elapsed());
+        Ok(())
+    }
+}
+
+/// Write the zero bytes between the end of a bitmap's pfns and the end of its
+/// block-aligned region (crash requires whole blocks, `0e6cb98`), so the file has no hole
+/// there and the bytes are the same as makedumpfile's whatever the output.
+fn pad_bitmap(out: &mut dyn DumpOutput, region: u64, layout: &KdumpLayout) -> Result<()> {
+    let used = layout.max_mapnr.div_ceil(8);
+    let padding = layout.bitmap_len() - used;
+    if padding > 0 {
+        out.write_at(region + used, &vec![0u8; padding as usize])?;
+    }
+    Ok(())
 }

@@ -65,6 +65,17 @@ impl<'o> KdumpPageSink<'o> {
         sink
     }
 
+    /// Write a cycle's part of the 2nd bitmap, through the sink because the sink holds
+    /// the output during the writing pass.
+    pub fn write_bitmap(&mut self, offset: u64, bytes: &[u8]) -> Result<()> {
+        self.out.write_at(offset, bytes)
+    }
+
+    /// Zero the 2nd bitmap region past max_mapnr (see [`super::pad_bitmap`]).
+    pub fn pad_bitmap2(&mut self, layout: &KdumpLayout) -> Result<()> {
+        super::pad_bitmap(self.out, layout.offset_bitmap2(), layout)
+    }
+
     /// Pages written and, of those, zero pages.
     pub fn counts(&self) -> (u64, u64) {
         (self.pages, self.zero_pages)

@@ -20,6 +20,10 @@ const DATA_PFNS: u64 = 1536;
 const HOLE: Range<u64> = 1000..1064;
 /// Pages at the end of the second PT_LOAD that the file does not hold (p_memsz > p_filesz).
 const NODATA_PAGES: u64 = 4;
+/// An order-7 anonymous compound page (user data).
+pub const COMPOUND_ANON: Range<u64> = 1152..1280;
+/// An order-7 free buddy block.
+pub const BUDDY_ORDER_7: Range<u64> = 1280..1408;
 /// Kernel text PT_LOAD: this many pages from phys_base, overlapping RAM.
 const KERNEL_TEXT_PAGES: u64 = 64;
 
@@ -81,6 +85,29 @@ impl SyntheticVmcore {
             };
             machine.write_page(pfn, fields);
         }
+        // Blocks of 128 pages, larger than the smallest cycle (64 pfns), so cyclic runs
+        // must carry exclusions across cycle boundaries: an anonymous compound page and a
+        // free buddy block of order 7.
+        for pfn in COMPOUND_ANON.chain(BUDDY_ORDER_7) {
+            machine.write_page(pfn, Fields::default());
+        }
+        machine.write_page(
+            COMPOUND_ANON.start,
+            Fields {
+                flags: LRU,
+                mapping: machine.direct(0x2000) | 1,
+                ..Fields::default()
+            },
+        );
+        machine.compound(COMPOUND_ANON.start, 7, false);
+        machine.write_page(
+            BUDDY_ORDER_7.start,
+            Fields {
+                mapcount: generation.buddy(),
+                private: 7,
+                ..Fields::default()
+            },
+        );
         // init_uts_ns.name in the kernel image (above phys_base), read through the text map.
         let uts_page = machine.alloc() * PS;
         let uts = utsname_bytes(generation.osrelease());
