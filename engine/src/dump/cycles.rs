@@ -122,7 +122,7 @@ impl CycleSource for WholeBitmaps<'_> {
     }
 
     fn cycles(&self) -> Vec<Range<u64>> {
-        vec![0..self.bitmaps.ram.end()]
+        std::iter::once(0..self.bitmaps.ram.end()).collect()
     }
 
     fn ram(&mut self, _: Range<u64>) -> Result<Bitmap> {
