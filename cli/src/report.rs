@@ -76,5 +76,15 @@ pub fn print(messages: &Messages, summary: &DumpSummary, excluded: &ExcludedPage
     text += &format!("Total pages     : 0x{:016x}\n", summary.max_mapnr);
     text += &format!("Write bytes     : {}\n", summary.bytes_written);
     text.push('\n');
+    // Beyond makedumpfile's report: the time of each pass and the throughput.
+    let seconds = summary.writing_time.as_secs_f64().max(1e-9);
+    let dumpable_mib = (summary.num_dumpable * summary.page_size) as f64 / (1 << 20) as f64;
+    text += &format!(
+        "Counting pass   : {:.6} seconds\nWriting pass    : {:.6} seconds, {:.1} MB/s of dumpable pages in, {:.1} MB/s out\n\n",
+        summary.counting_time.as_secs_f64(),
+        seconds,
+        dumpable_mib / seconds,
+        summary.bytes_written as f64 / (1 << 20) as f64 / seconds,
+    );
     messages.report(&text);
 }

@@ -67,6 +67,12 @@ pub struct DumpSummary {
     pub zero_pages: u64,
     /// Bytes handed to the output.
     pub bytes_written: u64,
+    /// Page size of the dump.
+    pub page_size: u64,
+    /// Wall time of the counting pass (filtering every cycle to size the descriptor table).
+    pub counting_time: std::time::Duration,
+    /// Wall time of the writing pass (bitmaps, reading, compressing and writing pages).
+    pub writing_time: std::time::Duration,
 }
 
 /// The bitmaps a dump is written from.
@@ -164,6 +170,7 @@ pub fn write_kdump_cycles(
     let cycles = source.cycles();
 
     // Counting pass. With one cycle its bitmap is kept for the writing pass.
+    let counting_start = std::time::Instant::now();
     let mut kept = None;
     let mut num_dumpable = 0;
     for cycle in &cycles {
@@ -174,6 +181,8 @@ pub fn write_kdump_cycles(
         }
     }
     let layout = KdumpLayout::new(page_size, notes.data.len() as u64, max_mapnr, num_dumpable)?;
+    let counting_time = counting_start.elapsed();
+    let writing_start = std::time::Instant::now();
 
     let base = phys_base(vmcore);
     let fields = HeaderFields {
@@ -229,6 +238,9 @@ pub fn write_kdump_cycles(
         num_dumpable,
         zero_pages,
         bytes_written: out.bytes_written(),
+        page_size,
+        counting_time,
+        writing_time: writing_start.elapsed(),
     })
 }
 
