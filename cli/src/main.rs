@@ -10,6 +10,7 @@ mod messages;
 mod options;
 mod progress;
 mod rebuild;
+mod refilter;
 mod report;
 mod usage;
 

@@ -7,8 +7,12 @@
 
 pub mod bitmaps;
 pub mod header;
+pub mod input;
+pub mod refilter;
 pub mod sink;
 pub mod worker;
+
+use std::ops::Range;
 
 use crate::bitmap::Bitmap;
 use crate::codec::Compression;
@@ -20,7 +24,8 @@ use crate::input::PhysicalMemory;
 use crate::pipeline::{self, PipelineConfig};
 use crate::progress::{ProgressObserver, Stage};
 
-use self::header::{build_headers, phys_base, read_utsname, HeaderFields};
+use self::header::{build_headers, HeaderFields};
+pub use self::input::DumpInput;
 use self::sink::KdumpPageSink;
 use self::worker::DumpPageWorker;
 
@@ -125,41 +130,60 @@ pub fn write_kdump(
     out: &mut dyn DumpOutput,
     progress: &dyn ProgressObserver,
 ) -> Result<DumpSummary> {
+    let input = DumpInput::from_elf(vmcore)?;
+    write_kdump_from(&input, bitmaps, options, None, out, progress)
+}
+
+/// Write a kdump-compressed file from `input` to `out`; with `split`, one `--split` part:
+/// full headers and bitmaps, `split = 1` and the part's pfn range in the sub header, the
+/// descriptors of the range's pages from the start of the descriptor table, and the page
+/// data after room for ALL descriptors (makedumpfile leaves that gap as a sparse hole).
+pub fn write_kdump_from(
+    input: &DumpInput<'_>,
+    bitmaps: &DumpBitmaps,
+    options: &DumpOptions,
+    split: Option<Range<u64>>,
+    out: &mut dyn DumpOutput,
+    progress: &dyn ProgressObserver,
+) -> Result<DumpSummary> {
     if options.compression == Compression::Lz4 {
         return Err(Error::argument(
             "lz4 is a benchmark codec, not a kdump-compressed format",
         ));
     }
-    let info = vmcore.vmcoreinfo().ok_or_else(|| {
-        Error::invalid(format!(
-            "{}: the vmcore has no VMCOREINFO note",
-            vmcore.name()
-        ))
-    })?;
-    let page_size = vmcore.page_size();
-    let notes = vmcore.notes();
+    let memory = input.memory;
+    let page_size = memory.page_size();
     let num_dumpable = bitmaps.dumpable.count_ones();
     let max_mapnr = bitmaps.ram.len();
-    let layout = KdumpLayout::new(page_size, notes.data.len() as u64, max_mapnr, num_dumpable)?;
+    let layout = KdumpLayout::new(page_size, input.notes.len() as u64, max_mapnr, num_dumpable)?;
 
-    let base = phys_base(vmcore);
     let fields = HeaderFields {
-        utsname: read_utsname(vmcore, info, base)?,
-        timestamp: info.crashtime().unwrap_or(0),
+        utsname: input.utsname.clone(),
+        timestamp: input.timestamp.0,
         status: options.compression.flag(),
-        nr_cpus: notes.nr_cpus as i32,
-        phys_base: base,
+        nr_cpus: input.nr_cpus,
+        phys_base: input.phys_base,
         dump_level: options.dump_level as i32,
-        vmcoreinfo_in_notes: notes.vmcoreinfo,
-        size_note: notes.data.len() as u64,
+        vmcoreinfo_in_notes: input.vmcoreinfo_in_notes,
+        size_note: input.notes.len() as u64,
     };
-    let (header, sub_header) = build_headers(&layout, &fields);
+    let (mut header, mut sub_header) = build_headers(&layout, &fields);
+    header.timestamp_usec = input.timestamp.1;
+    let range = split.clone().unwrap_or(0..max_mapnr);
+    if let Some(part) = &split {
+        sub_header.split = 1;
+        sub_header.start_pfn = part.start.min(u32::MAX as u64);
+        sub_header.end_pfn = part.end.min(u32::MAX as u64);
+        sub_header.start_pfn_64 = part.start;
+        sub_header.end_pfn_64 = part.end;
+    }
+    let notes = input.notes;
 
     out.write_at(layout.offset_sub_header(), &sub_header.to_bytes())?;
-    if !notes.data.is_empty() {
+    if !notes.is_empty() {
         out.write_at(
             layout.offset_sub_header() + KDUMP_SUB_HEADER_SIZE as u64,
-            &notes.data,
+            notes,
         )?;
     }
     write_bitmap(
@@ -179,17 +203,18 @@ pub fn write_kdump(
     let cache_size = (page_size as usize) << options.block_order.min(16);
     let copy_start = std::time::Instant::now();
     let mut sink = KdumpPageSink::new(out, &layout, cache_size, exclude_zero, progress);
+    sink.expect_pages(bitmaps.dumpable.count_ones_in(range.start, range.end));
     let config = PipelineConfig {
         threads: options.threads,
         slot_size: page_size as usize,
     };
     pipeline::run(
         &bitmaps.dumpable,
-        0..max_mapnr,
+        range,
         &config,
         |_| {
             DumpPageWorker::new(
-                vmcore.reader()?,
+                memory.reader()?,
                 options.compression,
                 page_size as usize,
                 exclude_zero,
@@ -199,8 +224,18 @@ pub fn write_kdump(
     )?;
     sink.flush()?;
     let (_, zero_pages) = sink.counts();
+    let data_end = sink.data_end();
     drop(sink);
     progress.stage_done(Stage::CopyingData, copy_start.elapsed());
+
+    if !input.eraseinfo.is_empty() {
+        // makedumpfile write_kdump_eraseinfo: the input's eraseinfo follows the page
+        // data, and the sub header is rewritten to point at it.
+        out.write_at(data_end, input.eraseinfo)?;
+        sub_header.offset_eraseinfo = data_end;
+        sub_header.size_eraseinfo = input.eraseinfo.len() as u64;
+        out.write_at(layout.offset_sub_header(), &sub_header.to_bytes())?;
+    }
 
     out.write_at(0, &header.to_bytes())?;
     out.finish()?;

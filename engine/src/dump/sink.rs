@@ -63,6 +63,17 @@ impl<'o> KdumpPageSink<'o> {
         sink
     }
 
+    /// Expect `pages` descriptors instead of the layout's num_dumpable (a `--split`
+    /// part writes only its range's pages into a layout sized for all of them).
+    pub fn expect_pages(&mut self, pages: u64) {
+        self.expected = pages;
+    }
+
+    /// File offset just past the last page data (where eraseinfo goes).
+    pub fn data_end(&self) -> u64 {
+        self.next_data_offset
+    }
+
     /// Pages written and, of those, zero pages.
     pub fn counts(&self) -> (u64, u64) {
         (self.pages, self.zero_pages)
