@@ -80,6 +80,9 @@ pub fn run(
     dumpfile: Option<&str>,
     messages: &Messages,
 ) -> Result<(DumpSummary, FilterStats)> {
+    if config.elf_output {
+        return crate::elf::run(config, vmcore_path, dumpfile, messages);
+    }
     if crate::refilter::is_dump_input(vmcore_path) {
         return crate::refilter::run(config, vmcore_path, dumpfile, messages);
     }

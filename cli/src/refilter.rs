@@ -58,16 +58,14 @@ pub fn open(path: &str) -> Result<KdumpMemory> {
     KdumpMemory::open(Path::new(path), &std::env::temp_dir())
 }
 
-/// Refilter `vmcore_path` into `dumpfile` (or a flattened stream on stdout).
-pub fn run(
+/// Open a kdump or flattened input and compute the bitmaps at the requested level OR-ed
+/// with the input's (printing makedumpfile's message when that changes the level).
+pub fn prepare(
     config: &Config,
     vmcore_path: &str,
-    dumpfile: Option<&str>,
     messages: &Messages,
-) -> Result<(DumpSummary, FilterStats)> {
-    if let Some(path) = dumpfile {
-        check_dump_file(path, config.force)?;
-    }
+    progress: &ProgressPrinter,
+) -> Result<(KdumpMemory, DumpBitmaps, FilterStats, u8)> {
     let memory = open(vmcore_path)?;
     let input_level = memory.dump_level();
     if !(0..=31).contains(&input_level) {
@@ -79,7 +77,6 @@ pub fn run(
     if let Some(message) = message {
         messages.common(&message);
     }
-    let progress = ProgressPrinter::new(*messages);
     let text_load = [text_load_for_phys_base(memory.dump().sub_header.phys_base)];
     let (bitmaps, stats) = match memory.vmcoreinfo() {
         Some(info) => {
@@ -90,15 +87,30 @@ pub fn run(
                 DumpLevel::new(dump_level as u32)?,
             )
             .map_err(|e| e.context(vmcore_path))?;
-            DumpBitmaps::refiltered(&memory, Some(&mut filter), &progress)?
+            DumpBitmaps::refiltered(&memory, Some(&mut filter), progress)?
         }
-        None if dump_level <= 1 => DumpBitmaps::refiltered(&memory, None, &progress)?,
+        None if dump_level <= 1 => DumpBitmaps::refiltered(&memory, None, progress)?,
         None => {
             return Err(Error::invalid(format!(
                 "{vmcore_path}: Dump_level({dump_level}) needs VMCOREINFO, and the dump has none"
             )))
         }
     };
+    Ok((memory, bitmaps, stats, dump_level))
+}
+
+/// Refilter `vmcore_path` into `dumpfile` (or a flattened stream on stdout).
+pub fn run(
+    config: &Config,
+    vmcore_path: &str,
+    dumpfile: Option<&str>,
+    messages: &Messages,
+) -> Result<(DumpSummary, FilterStats)> {
+    if let Some(path) = dumpfile {
+        check_dump_file(path, config.force)?;
+    }
+    let progress = ProgressPrinter::new(*messages);
+    let (memory, bitmaps, stats, dump_level) = prepare(config, vmcore_path, messages, &progress)?;
     let options = DumpOptions {
         compression: config.compression,
         dump_level,

@@ -16,6 +16,7 @@ pub mod input;
 pub mod kernel_version;
 pub mod pipeline;
 pub mod progress;
+pub mod split;
 pub mod synthetic;
 pub mod vmcoreinfo;
 

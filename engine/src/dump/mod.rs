@@ -6,6 +6,7 @@
 //! readers take for a complete dump. makedumpfile writes it first.
 
 pub mod bitmaps;
+pub mod elf;
 pub mod header;
 pub mod input;
 pub mod refilter;
