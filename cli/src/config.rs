@@ -33,6 +33,20 @@ pub enum Mode {
         /// The output file.
         dumpfile: String,
     },
+    /// `--split VMCORE F1 F2 ...`: one dump in several files, each a pfn range.
+    Split {
+        /// The input.
+        vmcore: String,
+        /// The output files, in pfn order.
+        dumpfiles: Vec<String>,
+    },
+    /// `--reassemble F1 F2 ... DUMPFILE`: join split files into one dump.
+    Reassemble {
+        /// The split files.
+        parts: Vec<String>,
+        /// The output file.
+        dumpfile: String,
+    },
 }
 
 /// A validated configuration.
@@ -68,6 +82,10 @@ pub struct Config {
     pub partial_dmesg: bool,
     /// `--dmesg-caller-id` (ours): the caller id column of makedumpfile 1.7.5+.
     pub dmesg_caller_id: bool,
+    /// `-E`: ELF output.
+    pub elf_output: bool,
+    /// `--splitblock-size` in KiB (makedumpfile default 1 GiB).
+    pub splitblock_kb: Option<i64>,
 }
 
 /// Why the configuration is invalid; `message` is printed as a common message, and
@@ -81,14 +99,14 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn invalid() -> Self {
+    pub(crate) fn invalid() -> Self {
         ConfigError {
             message: String::new(),
             usage_hint: true,
         }
     }
 
-    fn with(message: impl Into<String>, usage_hint: bool) -> Self {
+    pub(crate) fn with(message: impl Into<String>, usage_hint: bool) -> Self {
         ConfigError {
             message: message.into(),
             usage_hint,
@@ -99,9 +117,6 @@ impl ConfigError {
 /// Options that makedumpfile has and this tool does not implement yet: refused with a
 /// clear message rather than silently ignored.
 const NOT_YET: &[(&str, &str)] = &[
-    ("E", "-E (ELF output)"),
-    ("split", "--split"),
-    ("reassemble", "--reassemble"),
     ("mem-usage", "--mem-usage"),
     ("x", "-x VMLINUX"),
     ("i", "-i VMCOREINFO"),
@@ -116,7 +131,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("e", "-e"),
     ("work-dir", "--work-dir"),
     ("vtop", "--vtop"),
-    ("splitblock-size", "--splitblock-size"),
     ("extension", "--extension"),
 ];
 
@@ -138,10 +152,13 @@ pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
         size_limit: None,
         partial_dmesg: false,
         dmesg_caller_id: false,
+        elf_output: false,
+        splitblock_kb: None,
     };
     let (mut help, mut version, mut rebuild, mut debug, mut show_stats) =
         (false, false, false, false, false);
     let mut dmesg = false;
+    let (mut split, mut reassemble) = (false, false);
     for option in &raw.options {
         let value = option.value.as_deref().unwrap_or("");
         match option.name.as_str() {
@@ -185,6 +202,10 @@ pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
                     ))
                 }
             },
+            "E" => config.elf_output = true,
+            "split" => split = true,
+            "reassemble" => reassemble = true,
+            "splitblock-size" => config.splitblock_kb = Some(atoi(value)),
             name => {
                 let label = NOT_YET
                     .iter()
@@ -249,6 +270,12 @@ pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
         Mode::Rebuild {
             dumpfile: ops[0].clone(),
         }
+    } else if reassemble {
+        crate::split::reassemble_mode(&config, split, ops)?
+    } else if let Some(message) = crate::elf::incompatible(&config, split) {
+        return Err(ConfigError::with(message, true));
+    } else if split {
+        crate::split::split_mode(&config, ops)?
     } else if ops.len() == 2 && !config.flatten {
         Mode::Create {
             vmcore: ops[0].clone(),
@@ -424,7 +451,7 @@ mod tests {
             build_from(&["-c", "-z", "a", "b"]).unwrap().compression,
             Compression::Zstd
         );
-        let err = build_from(&["-E", "a", "b"]).unwrap_err();
-        assert!(err.message.contains("-E"));
+        let err = build_from(&["--vtop", "0", "a", "b"]).unwrap_err();
+        assert!(err.message.contains("--vtop"));
     }
 }

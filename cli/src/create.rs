@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::Path;
 
 use engine::dump::cycles::FilteredCycles;
-use engine::dump::{write_kdump_cycles, DumpOptions, DumpSummary};
+use engine::dump::{write_kdump_cycles, DumpInput, DumpOptions, DumpSummary};
 use engine::filter::{pfns_per_cycle, DumpLevel, FilterStats, PageFilter};
 use engine::format::flat::is_flattened;
 use engine::format::output::create_dump_file;
@@ -86,6 +86,12 @@ pub fn run(
     dumpfile: Option<&str>,
     messages: &Messages,
 ) -> Result<(DumpSummary, FilterStats)> {
+    if config.elf_output {
+        return crate::elf::run(config, vmcore_path, dumpfile, messages);
+    }
+    if crate::refilter::is_dump_input(vmcore_path) {
+        return crate::refilter::run(config, vmcore_path, dumpfile, messages);
+    }
     if let Some(path) = dumpfile.filter(|_| !config.dry_run) {
         check_dump_file(path, config.force)?;
     }
@@ -160,11 +166,13 @@ fn run_level(
         threads: config.threads,
         block_order: config.block_order,
     };
+    let input = DumpInput::from_elf(vmcore)?;
     let summary = if config.dry_run {
         write_kdump_cycles(
-            vmcore,
+            &input,
             &mut source,
             &options,
+            None,
             &mut NullOutput::default(),
             &progress,
         )?
@@ -173,12 +181,12 @@ fn run_level(
             Some(path) => {
                 let file = create_dump_file(Path::new(path), config.force)?;
                 let mut out = FileOutput::new(file, path).with_limit(config.size_limit);
-                write_kdump_cycles(vmcore, &mut source, &options, &mut out, &progress)?
+                write_kdump_cycles(&input, &mut source, &options, None, &mut out, &progress)?
             }
             None => {
                 let mut out =
                     FlatOutput::new(std::io::stdout().lock())?.with_limit(config.size_limit);
-                write_kdump_cycles(vmcore, &mut source, &options, &mut out, &progress)?
+                write_kdump_cycles(&input, &mut source, &options, None, &mut out, &progress)?
             }
         }
     };

@@ -7,11 +7,14 @@
 mod config;
 mod create;
 mod dmesg;
+mod elf;
 mod messages;
 mod options;
 mod progress;
 mod rebuild;
+mod refilter;
 mod report;
+mod split;
 mod usage;
 
 use engine::{Error, ErrorKind};
@@ -108,6 +111,21 @@ fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
         }
         Mode::Rebuild { dumpfile } => {
             rebuild::run(dumpfile, config.force, std::io::stdin().lock(), messages)?;
+            messages.common(&format!("\nThe dumpfile is saved to {dumpfile}.\n"));
+            Ok(())
+        }
+        Mode::Split { vmcore, dumpfiles } => {
+            let (summary, stats) = split::run_split(config, vmcore, dumpfiles, messages)?;
+            report::print(
+                messages,
+                &summary,
+                &report::ExcludedPages::from_stats(&summary, &stats),
+            );
+            messages.common(&split::saved_message(dumpfiles));
+            Ok(())
+        }
+        Mode::Reassemble { parts, dumpfile } => {
+            split::run_reassemble(config, parts, dumpfile, messages)?;
             messages.common(&format!("\nThe dumpfile is saved to {dumpfile}.\n"));
             Ok(())
         }

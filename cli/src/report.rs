@@ -26,6 +26,19 @@ pub struct ExcludedPages {
 }
 
 impl ExcludedPages {
+    /// The writer's zero-page count and the filter's class counts.
+    pub fn from_stats(summary: &DumpSummary, stats: &engine::filter::FilterStats) -> Self {
+        ExcludedPages {
+            zero: summary.zero_pages,
+            cache: stats.cache,
+            cache_private: stats.cache_private,
+            user: stats.user,
+            free: stats.free,
+            hwpoison: stats.hwpoison,
+            offline: stats.offline,
+        }
+    }
+
     fn total(&self) -> u64 {
         self.zero
             + self.cache

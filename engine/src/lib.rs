@@ -15,8 +15,10 @@ pub mod filter;
 pub mod format;
 pub mod input;
 pub mod kernel_version;
+pub mod mem_usage;
 pub mod pipeline;
 pub mod progress;
+pub mod split;
 pub mod synthetic;
 pub mod vmcoreinfo;
 

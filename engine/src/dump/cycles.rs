@@ -169,9 +169,15 @@ mod tests {
                     dump_level: level as u8,
                     ..Default::default()
                 };
-                let summary =
-                    write_kdump_cycles(&vmcore, &mut source, &options, &mut out, &NoProgress)
-                        .unwrap();
+                let summary = write_kdump_cycles(
+                    &crate::dump::DumpInput::from_elf(&vmcore).unwrap(),
+                    &mut source,
+                    &options,
+                    None,
+                    &mut out,
+                    &NoProgress,
+                )
+                .unwrap();
                 outputs.push((
                     per_cycle,
                     out.bytes,

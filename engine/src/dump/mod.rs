@@ -7,9 +7,14 @@
 
 pub mod bitmaps;
 pub mod cycles;
+pub mod elf;
 pub mod header;
+pub mod input;
+pub mod refilter;
 pub mod sink;
 pub mod worker;
+
+use std::ops::Range;
 
 use crate::bitmap::Bitmap;
 use crate::codec::Compression;
@@ -23,7 +28,8 @@ use crate::pipeline::{self, PipelineConfig};
 use crate::progress::{ProgressObserver, Stage};
 
 use self::cycles::{CycleSource, WholeBitmaps};
-use self::header::{build_headers, phys_base, read_utsname, HeaderFields};
+use self::header::{build_headers, HeaderFields};
+pub use self::input::DumpInput;
 use self::sink::KdumpPageSink;
 use self::worker::DumpPageWorker;
 
@@ -134,22 +140,50 @@ pub fn write_kdump(
     out: &mut dyn DumpOutput,
     progress: &dyn ProgressObserver,
 ) -> Result<DumpSummary> {
+    let input = DumpInput::from_elf(vmcore)?;
     write_kdump_cycles(
-        vmcore,
+        &input,
         &mut WholeBitmaps { bitmaps },
         options,
+        None,
         out,
         progress,
     )
 }
 
-/// Write `vmcore` as a kdump-compressed file to `out`, cycle by cycle: a counting pass
+/// Write a kdump-compressed file from `input` and whole bitmaps; with `split`, one
+/// `--split` part (see [`write_kdump_cycles`]).
+pub fn write_kdump_from(
+    input: &DumpInput<'_>,
+    bitmaps: &DumpBitmaps,
+    options: &DumpOptions,
+    split: Option<Range<u64>>,
+    out: &mut dyn DumpOutput,
+    progress: &dyn ProgressObserver,
+) -> Result<DumpSummary> {
+    write_kdump_cycles(
+        input,
+        &mut WholeBitmaps { bitmaps },
+        options,
+        split,
+        out,
+        progress,
+    )
+}
+
+/// Write a kdump-compressed file from `input` to `out`, cycle by cycle: a counting pass
 /// sizes the descriptor table, then each cycle's bitmaps and pages are written (one
 /// computation when a single cycle covers the machine).
+///
+/// With `split`, one `--split` part: full headers and bitmaps, `split = 1` and the part's
+/// pfn range in the sub header, the descriptors of the range's pages from the start of the
+/// descriptor table, and the page data after room for ALL descriptors (makedumpfile leaves
+/// that gap as a sparse hole).
 pub fn write_kdump_cycles(
-    vmcore: &ElfVmcore,
+    input: &DumpInput<'_>,
     source: &mut dyn CycleSource,
     options: &DumpOptions,
+    split: Option<Range<u64>>,
     out: &mut dyn DumpOutput,
     progress: &dyn ProgressObserver,
 ) -> Result<DumpSummary> {
@@ -158,44 +192,46 @@ pub fn write_kdump_cycles(
             "lz4 is a benchmark codec, not a kdump-compressed format",
         ));
     }
-    let info = vmcore.vmcoreinfo().ok_or_else(|| {
-        Error::invalid(format!(
-            "{}: the vmcore has no VMCOREINFO note",
-            vmcore.name()
-        ))
-    })?;
-    let page_size = vmcore.page_size();
-    let notes = vmcore.notes();
+    let page_size = input.memory.page_size();
     let max_mapnr = source.max_mapnr();
     let cycles = source.cycles();
+    let range = split.clone().unwrap_or(0..max_mapnr);
 
     // Counting pass. With one cycle its bitmap is kept for the writing pass.
     let counting_start = std::time::Instant::now();
     let mut kept = None;
-    let mut num_dumpable = 0;
+    let (mut num_dumpable, mut in_range) = (0, 0);
     for cycle in &cycles {
         let bits = source.dumpable(cycle.clone(), progress)?;
         num_dumpable += bits.count_ones();
+        in_range += bits.count_ones_in(range.start, range.end);
         if cycles.len() == 1 {
             kept = Some(bits);
         }
     }
-    let layout = KdumpLayout::new(page_size, notes.data.len() as u64, max_mapnr, num_dumpable)?;
+    let layout = KdumpLayout::new(page_size, input.notes.len() as u64, max_mapnr, num_dumpable)?;
     let counting_time = counting_start.elapsed();
     let writing_start = std::time::Instant::now();
 
-    let base = phys_base(vmcore);
     let fields = HeaderFields {
-        utsname: read_utsname(vmcore, info, base)?,
-        timestamp: info.crashtime().unwrap_or(0),
+        utsname: input.utsname.clone(),
+        timestamp: input.timestamp.0,
         status: options.compression.flag(),
-        nr_cpus: notes.nr_cpus as i32,
-        phys_base: base,
+        nr_cpus: input.nr_cpus,
+        phys_base: input.phys_base,
         dump_level: options.dump_level as i32,
-        vmcoreinfo_in_notes: notes.vmcoreinfo,
-        size_note: notes.data.len() as u64,
+        vmcoreinfo_in_notes: input.vmcoreinfo_in_notes,
+        size_note: input.notes.len() as u64,
     };
-    let (header, sub_header) = build_headers(&layout, &fields);
+    let (mut header, mut sub_header) = build_headers(&layout, &fields);
+    header.timestamp_usec = input.timestamp.1;
+    if let Some(part) = &split {
+        sub_header.split = 1;
+        sub_header.start_pfn = part.start.min(u32::MAX as u64);
+        sub_header.end_pfn = part.end.min(u32::MAX as u64);
+        sub_header.start_pfn_64 = part.start;
+        sub_header.end_pfn_64 = part.end;
+    }
 
     // The header goes first, marked incomplete, and is rewritten without the mark once
     // every page is on disk. A run cut short by ENOSPC, -L, a read error or a kill leaves
@@ -207,12 +243,14 @@ pub fn write_kdump_cycles(
     out.write_at(0, &incomplete.to_bytes())?;
     let mut sink = None;
     let body = Body {
-        vmcore,
+        input,
         options,
         layout: &layout,
         cycles: &cycles,
+        range,
+        pages: in_range,
     };
-    let result = body.write(source, kept, &sub_header, out, progress, &mut sink);
+    let result = body.write(source, kept, &mut sub_header, out, progress, &mut sink);
     let sink = match (result, sink) {
         (Ok(()), Some(sink)) => sink,
         (Err(e), sink) => {
@@ -221,7 +259,7 @@ pub fn write_kdump_cycles(
             return Err(match (e.kind(), readable) {
                 (ErrorKind::NoSpace, Some(pages)) => Error::new(
                     ErrorKind::NoSpace,
-                    format!("{e}\n{pages} of {num_dumpable} pages were written."),
+                    format!("{e}\n{pages} of {in_range} pages were written."),
                 ),
                 _ => e,
             });
@@ -246,10 +284,14 @@ pub fn write_kdump_cycles(
 
 /// Everything after the header: sub header, notes, bitmaps, then the pages.
 struct Body<'a> {
-    vmcore: &'a ElfVmcore,
+    input: &'a DumpInput<'a>,
     options: &'a DumpOptions,
     layout: &'a KdumpLayout,
-    cycles: &'a [std::ops::Range<u64>],
+    cycles: &'a [Range<u64>],
+    /// The pfns whose pages this file holds (all, or a `--split` part).
+    range: Range<u64>,
+    /// Number of dumpable pages in `range`.
+    pages: u64,
 }
 
 impl Body<'_> {
@@ -259,19 +301,19 @@ impl Body<'_> {
         &self,
         source: &mut dyn CycleSource,
         mut kept: Option<Bitmap>,
-        sub_header: &crate::format::KdumpSubHeader,
+        sub_header: &mut crate::format::KdumpSubHeader,
         out: &'o mut dyn DumpOutput,
         progress: &'o dyn ProgressObserver,
         sink_slot: &mut Option<KdumpPageSink<'o>>,
     ) -> Result<()> {
         let layout = self.layout;
         let page_size = layout.block_size;
+        let memory = self.input.memory;
         out.write_at(layout.offset_sub_header(), &sub_header.to_bytes())?;
-        let notes = self.vmcore.notes();
-        if !notes.data.is_empty() {
+        if !self.input.notes.is_empty() {
             out.write_at(
                 layout.offset_sub_header() + KDUMP_SUB_HEADER_SIZE as u64,
-                &notes.data,
+                self.input.notes,
             )?;
         }
         for cycle in self.cycles {
@@ -295,6 +337,7 @@ impl Body<'_> {
             exclude_zero,
             progress,
         ));
+        sink.expect_pages(self.pages);
         let config = PipelineConfig {
             threads: self.options.threads,
             slot_size: page_size as usize,
@@ -304,28 +347,41 @@ impl Body<'_> {
                 Some(bits) => bits,
                 None => source.dumpable(cycle.clone(), progress)?,
             };
-            sink.write_bitmap(
+            sink.write_at(
                 layout.offset_bitmap2() + dumpable.start() / 8,
                 dumpable.as_bytes(),
             )?;
-            pipeline::run(
-                &dumpable,
-                cycle.clone(),
-                &config,
-                |_| {
-                    DumpPageWorker::new(
-                        self.vmcore.reader()?,
-                        self.options.compression,
-                        page_size as usize,
-                        exclude_zero,
-                    )
-                },
-                sink,
-            )?;
+            let pages = cycle.start.max(self.range.start)..cycle.end.min(self.range.end);
+            if pages.start < pages.end {
+                pipeline::run(
+                    &dumpable,
+                    pages,
+                    &config,
+                    |_| {
+                        DumpPageWorker::new(
+                            memory.reader()?,
+                            self.options.compression,
+                            page_size as usize,
+                            exclude_zero,
+                        )
+                    },
+                    sink,
+                )?;
+            }
         }
         sink.pad_bitmap2(layout)?;
         sink.flush()?;
         progress.stage_done(Stage::CopyingData, copy_start.elapsed());
+        let eraseinfo = self.input.eraseinfo;
+        if !eraseinfo.is_empty() {
+            // makedumpfile write_kdump_eraseinfo: the input's eraseinfo follows the page
+            // data, and the sub header is rewritten to point at it.
+            let data_end = sink.data_end();
+            sink.write_at(data_end, eraseinfo)?;
+            sub_header.offset_eraseinfo = data_end;
+            sub_header.size_eraseinfo = eraseinfo.len() as u64;
+            sink.write_at(layout.offset_sub_header(), &sub_header.to_bytes())?;
+        }
         Ok(())
     }
 }

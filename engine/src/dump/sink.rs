@@ -65,15 +65,27 @@ impl<'o> KdumpPageSink<'o> {
         sink
     }
 
-    /// Write a cycle's part of the 2nd bitmap, through the sink because the sink holds
-    /// the output during the writing pass.
-    pub fn write_bitmap(&mut self, offset: u64, bytes: &[u8]) -> Result<()> {
+    /// A positioned write that is not page data (a cycle's part of the 2nd bitmap,
+    /// eraseinfo), through the sink because the sink holds the output during the writing
+    /// pass.
+    pub fn write_at(&mut self, offset: u64, bytes: &[u8]) -> Result<()> {
         self.out.write_at(offset, bytes)
     }
 
     /// Zero the 2nd bitmap region past max_mapnr (see [`super::pad_bitmap`]).
     pub fn pad_bitmap2(&mut self, layout: &KdumpLayout) -> Result<()> {
         super::pad_bitmap(self.out, layout.offset_bitmap2(), layout)
+    }
+
+    /// Expect `pages` descriptors instead of the layout's num_dumpable (a `--split`
+    /// part writes only its range's pages into a layout sized for all of them).
+    pub fn expect_pages(&mut self, pages: u64) {
+        self.expected = pages;
+    }
+
+    /// File offset just past the last page data (where eraseinfo goes).
+    pub fn data_end(&self) -> u64 {
+        self.next_data_offset
     }
 
     /// Pages written and, of those, zero pages.

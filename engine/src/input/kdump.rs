@@ -178,6 +178,11 @@ impl<S: ByteSource> KdumpFile<S> {
         })
     }
 
+    /// The underlying bytes.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
     /// The compression named by the header status, if any.
     pub fn compression(&self) -> Compression {
         [

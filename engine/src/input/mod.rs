@@ -7,6 +7,7 @@
 
 pub mod elf;
 pub mod kdump;
+pub mod kdump_memory;
 pub mod window;
 
 use crate::error::Result;

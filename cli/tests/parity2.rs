@@ -1,0 +1,365 @@
+//! Issue 7 (makedumpfile parity II): refiltering kdump and flattened inputs, `-E`,
+//! `--split` / `--reassemble`, and malformed dump inputs, on synthetic vmcores.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use engine::input::kdump::KdumpFile;
+use engine::synthetic::SyntheticVmcore;
+
+const BIN: &str = env!("CARGO_BIN_EXE_makedumpfile");
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("mdf-parity2-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    fn arg(&self, name: &str) -> String {
+        self.path(name).to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// Exit 1, "makedumpfile Failed.", no panic.
+fn assert_fails_cleanly(out: &Output) {
+    let err = text(&out.stderr);
+    assert!(!err.contains("panicked"), "the binary panicked: {err}");
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(text(&out.stdout).ends_with("makedumpfile Failed.\n"));
+}
+
+fn write_vmcore(dir: &TempDir, seed: u64) -> (SyntheticVmcore, String) {
+    let synthetic = SyntheticVmcore::mixed(seed);
+    std::fs::write(dir.path("vmcore"), synthetic.to_bytes()).unwrap();
+    (synthetic, dir.arg("vmcore"))
+}
+
+fn read(path: &str) -> Vec<u8> {
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn a_level_0_dump_refiltered_at_31_equals_the_direct_dump_for_every_codec() {
+    let dir = TempDir::new("refilter");
+    let (_, vmcore) = write_vmcore(&dir, 3);
+    let direct = dir.arg("direct");
+    assert_ok(&run(&["-l", "-d", "31", &vmcore, &direct]));
+    for codec in ["-c", "-l", "-p", "-z", "-d"] {
+        let level0 = dir.arg(&format!("level0{codec}"));
+        let mut args = vec![codec, "0"];
+        if codec != "-d" {
+            args = vec![codec, "-d", "0"];
+        }
+        args.extend([vmcore.as_str(), level0.as_str()]);
+        assert_ok(&run(&args));
+        let refiltered = dir.arg(&format!("refiltered{codec}"));
+        assert_ok(&run(&["-l", "-d", "31", &level0, &refiltered]));
+        assert_eq!(
+            read(&refiltered),
+            read(&direct),
+            "input written with {codec}"
+        );
+    }
+}
+
+#[test]
+fn refiltering_ors_the_levels_with_makedumpfiles_message() {
+    let dir = TempDir::new("or");
+    let (_, vmcore) = write_vmcore(&dir, 4);
+    let level1 = dir.arg("level1");
+    assert_ok(&run(&["-c", "-d", "1", &vmcore, &level1]));
+    let out_path = dir.arg("out");
+    let out = run(&["-l", "-d", "30", &level1, &out_path]);
+    assert_ok(&out);
+    assert!(
+        text(&out.stdout).starts_with(&format!(
+            "dump_level is changed to 31, because {level1} was created by dump_level(1)."
+        )),
+        "{}",
+        text(&out.stdout)
+    );
+    let direct = dir.arg("direct");
+    assert_ok(&run(&["-l", "-d", "31", &vmcore, &direct]));
+    assert_eq!(read(&out_path), read(&direct));
+    assert_eq!(
+        KdumpFile::open(Path::new(&out_path))
+            .unwrap()
+            .sub_header
+            .dump_level,
+        31
+    );
+}
+
+#[test]
+fn a_flattened_stream_is_refiltered_like_the_file_it_stands_for() {
+    let dir = TempDir::new("flatin");
+    let (_, vmcore) = write_vmcore(&dir, 5);
+    let flat = run(&["-F", "-z", "-d", "0", &vmcore]);
+    assert!(flat.status.success());
+    std::fs::write(dir.path("flat"), &flat.stdout).unwrap();
+    let out_path = dir.arg("out");
+    assert_ok(&run(&["-c", "-d", "31", &dir.arg("flat"), &out_path]));
+    let direct = dir.arg("direct");
+    assert_ok(&run(&["-c", "-d", "31", &vmcore, &direct]));
+    assert_eq!(read(&out_path), read(&direct));
+}
+
+#[test]
+fn elf_output_holds_every_dumpable_page_and_drops_long_excluded_runs() {
+    let dir = TempDir::new("elf");
+    let (synthetic, vmcore) = write_vmcore(&dir, 6);
+    let elf = dir.arg("elf");
+    assert_ok(&run(&["-E", "-d", "31", &vmcore, &elf]));
+    let kdump = dir.arg("kdump");
+    assert_ok(&run(&["-d", "31", &vmcore, &kdump]));
+    let kdump = KdumpFile::open(Path::new(&kdump)).unwrap();
+    // The ELF output is itself a vmcore: open it and compare page by page.
+    let reopened = engine::input::elf::ElfVmcore::open(Path::new(&elf), false).unwrap();
+    use engine::input::PhysicalMemory;
+    let mut reader = reopened.reader().unwrap();
+    let mut page = vec![0u8; 4096];
+    let mut checked = 0;
+    for pfn in kdump.dumpable.iter_set(0, kdump.dumpable.len()) {
+        let expected = synthetic.page(pfn);
+        if expected.iter().all(|&b| b == 0) {
+            continue; // zero pages are excluded from the ELF file (level bit 1)
+        }
+        assert!(
+            reopened.has_page(pfn),
+            "pfn {pfn:#x} missing from the ELF dump"
+        );
+        reader.read_page(pfn, &mut page).unwrap();
+        assert_eq!(page, expected, "pfn {pfn:#x}");
+        checked += 1;
+    }
+    assert!(checked > 0);
+    assert!(std::fs::metadata(&elf).unwrap().len() < synthetic.to_bytes().len() as u64);
+}
+
+#[test]
+fn elf_output_refuses_compression_threads_split_and_kdump_inputs() {
+    let dir = TempDir::new("elfbad");
+    let (_, vmcore) = write_vmcore(&dir, 7);
+    let out = run(&["-E", "-c", &vmcore, &dir.arg("a")]);
+    assert_fails_cleanly(&out);
+    assert!(text(&out.stdout).starts_with("Commandline parameter is invalid.\n"));
+    let out = run(&["-E", "--num-threads", "2", &vmcore, &dir.arg("a")]);
+    assert_fails_cleanly(&out);
+    assert!(text(&out.stdout).starts_with("--num-threads cannot used with ELF format.\n"));
+    let out = run(&["-E", "--split", &vmcore, &dir.arg("a"), &dir.arg("b")]);
+    assert_fails_cleanly(&out);
+    assert!(text(&out.stdout)
+        .starts_with("Options for splitting dumpfile cannot be used with Elf format.\n"));
+    let kdump = dir.arg("kdump");
+    assert_ok(&run(&["-d", "0", &vmcore, &kdump]));
+    let out = run(&["-E", "-d", "31", &kdump, &dir.arg("a")]);
+    assert_fails_cleanly(&out);
+    assert!(text(&out.stderr).contains("kdump compressed format"));
+    assert!(!dir.path("a").exists());
+}
+
+#[test]
+fn split_files_reassemble_to_the_direct_dump() {
+    let dir = TempDir::new("split");
+    let (_, vmcore) = write_vmcore(&dir, 8);
+    let direct = dir.arg("direct");
+    assert_ok(&run(&["-z", "-d", "31", &vmcore, &direct]));
+    let parts: Vec<String> = (1..=3).map(|i| dir.arg(&format!("part{i}"))).collect();
+    let mut args = vec![
+        "-z",
+        "-d",
+        "31",
+        "--splitblock-size",
+        "64",
+        "--split",
+        &vmcore,
+    ];
+    args.extend(parts.iter().map(String::as_str));
+    let out = run(&args);
+    assert_ok(&out);
+    assert!(text(&out.stdout).contains(&format!(
+        "The dumpfiles are saved to {}, {}, and {}.",
+        parts[0], parts[1], parts[2]
+    )));
+    let mut end = 0;
+    for part in &parts {
+        let dump = KdumpFile::open(Path::new(part)).unwrap();
+        assert_eq!(dump.sub_header.split, 1);
+        assert_eq!(dump.sub_header.start_pfn_64, end);
+        end = dump.sub_header.end_pfn_64;
+    }
+    let whole = KdumpFile::open(Path::new(&direct)).unwrap();
+    assert_eq!(end, whole.layout.max_mapnr);
+    // Parts in any order.
+    let joined = dir.arg("joined");
+    assert_ok(&run(&[
+        "--reassemble",
+        &parts[2],
+        &parts[0],
+        &parts[1],
+        &joined,
+    ]));
+    assert_eq!(read(&joined), read(&direct));
+    // A missing part is named, not silently joined.
+    let out = run(&["--reassemble", &parts[0], &parts[2], &dir.arg("broken")]);
+    assert_fails_cleanly(&out);
+    assert!(text(&out.stderr).contains("There is not dumpfile corresponding to pfn"));
+}
+
+#[test]
+fn split_and_reassemble_argument_rules() {
+    let dir = TempDir::new("splitargs");
+    let (_, vmcore) = write_vmcore(&dir, 9);
+    assert_fails_cleanly(&run(&["--split", &vmcore, &dir.arg("a")]));
+    // With -F the messages go to stderr.
+    let out = run(&["-F", "--split", &vmcore, &dir.arg("a"), &dir.arg("b")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).ends_with("makedumpfile Failed.\n"));
+    let out = run(&[
+        "--num-threads",
+        "2",
+        "--split",
+        &vmcore,
+        &dir.arg("a"),
+        &dir.arg("b"),
+    ]);
+    assert_fails_cleanly(&out);
+    assert!(text(&out.stdout).starts_with("--num-threads cannot used with --split.\n"));
+    assert_fails_cleanly(&run(&[
+        "--reassemble",
+        "-d",
+        "31",
+        &dir.arg("a"),
+        &dir.arg("b"),
+    ]));
+    let out = run(&[
+        "--splitblock-size",
+        "3",
+        "--split",
+        &vmcore,
+        &dir.arg("a"),
+        &dir.arg("b"),
+    ]);
+    assert_fails_cleanly(&out);
+    assert!(text(&out.stderr).contains("align to page_size"));
+}
+
+/// Damaged kdump and flattened inputs: each gives exit 1 and a message, never a panic.
+#[test]
+fn issue_7_malformed_kdump_and_flattened_inputs_fail_cleanly() {
+    let dir = TempDir::new("malformed");
+    let (_, vmcore) = write_vmcore(&dir, 10);
+    let good = dir.arg("good");
+    assert_ok(&run(&["-c", "-d", "0", &vmcore, &good]));
+    let bytes = read(&good);
+    let flat = run(&["-F", "-c", "-d", "0", &vmcore]).stdout;
+
+    let mut cases: Vec<(&str, Vec<u8>)> = vec![
+        ("header only", bytes[..464].to_vec()),
+        ("truncated in the bitmaps", bytes[..4096 * 3].to_vec()),
+        (
+            "truncated in the data",
+            bytes[..bytes.len() * 2 / 3].to_vec(),
+        ),
+        ("flattened, cut", flat[..flat.len() / 2].to_vec()),
+        ("flattened, header only", flat[..4096].to_vec()),
+    ];
+    let mut bad_block = bytes.clone();
+    bad_block[428..432].copy_from_slice(&3000i32.to_le_bytes());
+    cases.push(("block_size not a power of two", bad_block));
+    let mut bad_bitmap = bytes.clone();
+    bad_bitmap[436..440].copy_from_slice(&u32::MAX.to_le_bytes());
+    cases.push(("bitmap_blocks huge", bad_bitmap));
+    let mut bad_notes = bytes.clone();
+    bad_notes[4096 + 56..4096 + 64].copy_from_slice(&u64::MAX.to_le_bytes());
+    cases.push(("size_note huge", bad_notes));
+    let mut bad_desc = bytes.clone();
+    let desc_start = {
+        let dump = KdumpFile::from_source(&bytes[..], "good").unwrap();
+        dump.layout.offset_desc() as usize
+    };
+    for i in 0..64 {
+        let at = desc_start + i * 24;
+        bad_desc[at..at + 8].copy_from_slice(&(u64::MAX / 3).to_le_bytes());
+    }
+    cases.push(("descriptors past the end", bad_desc));
+    let mut bad_zlib = bytes.clone();
+    let data_start = desc_start
+        + 24 * KdumpFile::from_source(&bytes[..], "good")
+            .unwrap()
+            .layout
+            .num_dumpable as usize;
+    for b in &mut bad_zlib[data_start..data_start + 4096] {
+        *b = 0xa5;
+    }
+    cases.push(("garbage page data", bad_zlib));
+
+    for (what, input) in cases {
+        let path = dir.path("bad");
+        std::fs::write(&path, &input).unwrap();
+        let out_path = dir.path("out");
+        let _ = std::fs::remove_file(&out_path);
+        let out = run(&[
+            "-l",
+            "-d",
+            "31",
+            path.to_str().unwrap(),
+            out_path.to_str().unwrap(),
+        ]);
+        let err = text(&out.stderr);
+        assert!(!err.contains("panicked"), "{what}: panicked: {err}");
+        assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+        assert!(!err.trim().is_empty(), "{what}: no message");
+    }
+    // Split files with damaged descriptors: --reassemble fails cleanly too.
+    let parts = [dir.arg("p1"), dir.arg("p2")];
+    assert_ok(&run(&[
+        "-c",
+        "-d",
+        "31",
+        "--splitblock-size",
+        "64",
+        "--split",
+        &vmcore,
+        &parts[0],
+        &parts[1],
+    ]));
+    let mut part = read(&parts[1]);
+    let len = part.len();
+    part.truncate(len - 100);
+    std::fs::write(&parts[1], &part).unwrap();
+    let out = run(&["--reassemble", &parts[0], &parts[1], &dir.arg("joined")]);
+    assert_fails_cleanly(&out);
+}
