@@ -36,6 +36,7 @@ stage "benchmarks compile" cargo bench --workspace --no-run
 if [[ -z ${QUICK:-} ]]; then
     stage "release build" cargo build --release -p makedumpfile-cli
     stage "real vmcores vs makedumpfile 1.7.2 and readers" tests/real-vmcore.sh --profile cloud-1g --profile generic-2g
+    stage "ELF output, split, reassemble, refilter vs makedumpfile" tests/parity2-real.sh
     stage "filter bitmaps vs makedumpfile on real vmcores" cargo test --release -p makedumpfile-engine --test real_vmcore_filter -- --ignored
 fi
 

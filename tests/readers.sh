@@ -334,7 +334,7 @@ for profile in "${profiles[@]}"; do
         fi
     done
     secs=$(cat "$D"/*/crash/seconds 2>/dev/null | tr '\n' ' ')
-    log "profile $profile done in $((SECONDS - pstart)) s (crash sessions: ${secs:-none}s)"
+    log "profile $profile done in $((SECONDS - pstart)) s (crash session seconds: ${secs:-none})"
     [[ -n $KEEP ]] || rm -rf "$D"
 done
 
