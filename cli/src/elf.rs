@@ -95,19 +95,30 @@ pub fn run(
     } else {
         0
     };
-    let elf = match dumpfile {
+    let written = match dumpfile {
         Some(path) => {
             let file = create_dump_file(Path::new(path), config.force)?;
-            let mut out = FileOutput::new(file, path);
+            let mut out = FileOutput::new(file, path).with_limit(config.size_limit);
             write_elf(&vmcore, &bitmaps.dumpable, &mut out, &progress)
         }
         None => {
             let stdout = std::io::stdout().lock();
-            let mut out = FlatOutput::new(stdout)?;
+            let mut out = FlatOutput::new(stdout)?.with_limit(config.size_limit);
             let out: &mut dyn DumpOutput = &mut out;
             write_elf(&vmcore, &bitmaps.dumpable, out, &progress)
         }
-    }?;
+    };
+    let elf = match written {
+        Err(e) if e.kind() == ErrorKind::NoSpace => {
+            // The ELF header still carries e_flags bit 0 (incomplete).
+            messages.common(&format!("\n{e}\n"));
+            if dumpfile.is_some() {
+                messages.common("This is an incomplete dumpfile, but might analyzable.\n");
+            }
+            return Err(Error::new(ErrorKind::NoSpace, String::new()));
+        }
+        other => other?,
+    };
     messages.debug(&format!(
         "PT_LOADs in the ELF dump: {}, pages excluded in ELF format: {:#x}\n",
         elf.loads, elf.elf_excluded

@@ -363,3 +363,27 @@ fn issue_7_malformed_kdump_and_flattened_inputs_fail_cleanly() {
     let out = run(&["--reassemble", &parts[0], &parts[1], &dir.arg("joined")]);
     assert_fails_cleanly(&out);
 }
+
+#[test]
+fn elf_output_cut_by_the_size_limit_is_flagged_incomplete() {
+    let dir = TempDir::new("elf-limit");
+    let (_, vmcore) = write_vmcore(&dir, 41);
+    let dump = dir.arg("dump");
+    let out = run(&["-E", "-d", "31", "-L", "100K", &vmcore, &dump]);
+    assert_fails_cleanly(&out);
+    assert!(
+        text(&out.stdout).contains("This is an incomplete dumpfile"),
+        "{}",
+        text(&out.stdout)
+    );
+    let bytes = read(&dump);
+    assert_eq!(
+        u32::from_le_bytes(bytes[48..52].try_into().unwrap()) & 1,
+        1,
+        "e_flags bit 0"
+    );
+    let full = dir.arg("full");
+    assert!(run(&["-E", "-d", "31", &vmcore, &full]).status.success());
+    let bytes = read(&full);
+    assert_eq!(u32::from_le_bytes(bytes[48..52].try_into().unwrap()) & 1, 0);
+}
