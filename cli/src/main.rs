@@ -87,15 +87,7 @@ fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
     match &config.mode {
         Mode::Create { vmcore, dumpfile } => {
             let (summary, stats) = create::run(config, vmcore, dumpfile.as_deref(), messages)?;
-            let excluded = report::ExcludedPages {
-                zero: summary.zero_pages,
-                cache: stats.cache,
-                cache_private: stats.cache_private,
-                user: stats.user,
-                free: stats.free,
-                hwpoison: stats.hwpoison,
-                offline: stats.offline,
-            };
+            let excluded = report::ExcludedPages::from_stats(&summary, &stats);
             report::print(messages, &summary, &excluded);
             if let Some(path) = dumpfile {
                 messages.common(&format!("\nThe dumpfile is saved to {path}.\n"));

@@ -1,47 +1,15 @@
 //! Issue 7 (makedumpfile parity II): refiltering kdump and flattened inputs, `-E`,
 //! `--split` / `--reassemble`, and malformed dump inputs, on synthetic vmcores.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 use engine::input::kdump::KdumpFile;
 use engine::synthetic::SyntheticVmcore;
 
-const BIN: &str = env!("CARGO_BIN_EXE_makedumpfile");
+mod common;
 
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("mdf-parity2-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn arg(&self, name: &str) -> String {
-        self.path(name).to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{run, text, TempDir};
 
 fn assert_ok(out: &Output) {
     assert!(
