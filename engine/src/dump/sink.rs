@@ -150,18 +150,24 @@ impl<'o> KdumpPageSink<'o> {
             })
             .count();
         let flushed = (self.desc_file_offset - self.first_desc_offset) / PAGE_DESC_SIZE as u64;
-        if backed > 0
-            && self
-                .out
-                .write_at(
-                    self.desc_file_offset,
-                    &self.desc_cache[..backed * PAGE_DESC_SIZE],
-                )
-                .is_ok()
-        {
+        if backed == 0 {
+            return flushed;
+        }
+        let wanted = &self.desc_cache[..backed * PAGE_DESC_SIZE];
+        if self.out.write_at(self.desc_file_offset, wanted).is_ok() {
             return flushed + backed as u64;
         }
-        flushed
+        // The disk filled up inside the descriptor table. A descriptor cut in the middle
+        // would name an offset with size 0 ("Wrong page size: 0" in libkdumpfile, found by
+        // the real-vmcore ENOSPC check): zero its written bytes so it reads as a lost page.
+        // They sit in blocks the failed write already allocated, so this write fits.
+        let written = self.out.failed_write_prefix() as usize;
+        let (whole, torn) = (written / PAGE_DESC_SIZE, written % PAGE_DESC_SIZE);
+        if torn != 0 {
+            let at = self.desc_file_offset + (whole * PAGE_DESC_SIZE) as u64;
+            let _ = self.out.write_at(at, &[0u8; PAGE_DESC_SIZE][..torn]);
+        }
+        flushed + whole as u64
     }
 }
 
@@ -199,5 +205,84 @@ impl PageSink for KdumpPageSink<'_> {
             self.flush_desc()?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::MemoryOutput;
+    use crate::progress::NoProgress;
+
+    /// Fill a sink until the output's limit cuts the descriptor table inside a
+    /// descriptor; after salvage, every descriptor on "disk" is whole or all zero and
+    /// points only at data that was written.
+    #[test]
+    fn salvage_never_leaves_a_torn_descriptor() {
+        let pages = 64u64;
+        let layout = KdumpLayout {
+            block_size: 4096,
+            sub_hdr_blocks: 1,
+            bitmap_blocks_each: 1,
+            max_mapnr: 4096,
+            num_dumpable: pages,
+        };
+        let desc_start = layout.offset_desc();
+        // A limit 10 bytes into descriptor 40: data is written first (it lies after the
+        // table), so the table is what the limit cuts.
+        for limit in [
+            desc_start + 40 * 24 + 10,
+            desc_start + 3,
+            layout.offset_data() + 5000,
+        ] {
+            let mut out = MemoryOutput::default();
+            out.limit = Some(limit);
+            let mut sink = KdumpPageSink::new(&mut out, &layout, 4096, false, &NoProgress);
+            let page = vec![0x5au8; 4096];
+            let mut failed = false;
+            for pfn in 0..pages {
+                if sink
+                    .write_page(
+                        pfn,
+                        PageOutcome::Data {
+                            len: 4096,
+                            flags: 0,
+                        },
+                        &page,
+                    )
+                    .is_err()
+                {
+                    failed = true;
+                    break;
+                }
+            }
+            if !failed {
+                failed = sink.flush().is_err();
+            }
+            assert!(failed, "limit {limit} must stop the run");
+            let readable = sink.salvage();
+            let table = &out.bytes[desc_start as usize..];
+            for (i, raw) in table
+                .chunks(PAGE_DESC_SIZE)
+                .take(pages as usize)
+                .enumerate()
+            {
+                let mut full = [0u8; PAGE_DESC_SIZE];
+                full[..raw.len()].copy_from_slice(raw);
+                let desc = PageDesc::from_bytes(&full);
+                if (i as u64) < readable {
+                    assert!(
+                        desc.offset > 0 && desc.size == 4096,
+                        "limit {limit}: descriptor {i} must be whole"
+                    );
+                    assert!(desc.offset as u64 + 4096 <= out.bytes.len() as u64);
+                } else {
+                    assert_eq!(
+                        full, [0u8; PAGE_DESC_SIZE],
+                        "limit {limit}: descriptor {i} must be zero"
+                    );
+                }
+            }
+        }
     }
 }
