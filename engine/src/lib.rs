@@ -6,10 +6,12 @@
 //! modules know nothing of threads; the pipeline knows nothing of the CLI.
 
 pub mod bitmap;
+pub mod budget;
 pub mod codec;
 pub mod error;
 pub mod input;
 pub mod pipeline;
+mod sync;
 pub mod vmcoreinfo;
 
 pub use error::{Error, ErrorKind, Result};
