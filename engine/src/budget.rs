@@ -33,18 +33,23 @@ pub const MAKEDUMPFILE_THREAD_REGION: u64 = 200 << 10;
 /// Resident memory of one producer beyond its ring and slab, by codec: the codec context
 /// plus the page read buffer, thread stack and allocator arena it touches.
 ///
-/// Measured with `benches/examples/thread_memory.rs` (peak RSS, VmHWM, of the whole
-/// pipeline over 65 536 mixed pages with 0 and 8 producers, fresh process each, default
-/// tuning; (HWM(8) − HWM(0)) / 8 minus the ring and slab share), on x86_64 glibc, see
-/// benches/results/pipeline-criterion.md. Rounded up to 64 KiB steps for headroom.
+/// Measured with `benches/examples/thread_memory.rs`: peak RSS (VmHWM) of the whole
+/// pipeline over 65 536 mixed 4 KiB pages with 0 and with 8 producers, a fresh process
+/// each, default tuning, x86_64 glibc. (HWM(8) − HWM(0)) / 8 came to 571 KiB (none),
+/// 592 (lz4), 591 (lzo), 586 (snappy), 620 (zstd), 662 (zlib); minus the 528 KiB of ring
+/// (16 KiB) and slab share (512 KiB) that leaves 43, 64, 63, 58, 92 and 134 KiB. The
+/// figures below round that up with at least 20 KiB of headroom. zlib's deflate state
+/// is 256 KiB of address space but a 4 KiB input touches only part of its window; zstd
+/// sizes its tables to the 4 KiB input. makedumpfile reserves 200 KiB per thread and was
+/// measured at about 1 MiB of RSS per thread (§3.4).
 pub fn worker_overhead(compression: Compression) -> u64 {
     match compression {
         Compression::None => 64 << 10,
-        Compression::Lz4 => 128 << 10,
-        Compression::Lzo => 192 << 10,
-        Compression::Snappy => 128 << 10,
-        Compression::Zlib => 384 << 10,
-        Compression::Zstd => 1536 << 10,
+        Compression::Lz4 => 96 << 10,
+        Compression::Lzo => 96 << 10,
+        Compression::Snappy => 96 << 10,
+        Compression::Zstd => 128 << 10,
+        Compression::Zlib => 160 << 10,
     }
 }
 
