@@ -7,6 +7,7 @@
 
 pub mod arch;
 pub mod bitmap;
+pub mod budget;
 pub mod codec;
 pub mod dmesg;
 pub mod dump;
@@ -20,6 +21,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod split;
 pub mod synthetic;
+mod sync;
 pub mod vmcoreinfo;
 
 pub use error::{Error, ErrorKind, Result};

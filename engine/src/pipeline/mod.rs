@@ -12,11 +12,63 @@
 //!   calling thread, with the worker's outcome and the bytes it produced.
 //! - The first error (from a worker or the sink) stops the run; every thread is joined
 //!   before `run` returns it. No panic, no hang.
+//!
+//! # The threaded engine (issue 3)
+//!
+//! Producers claim chunks of `chunk_pfns` pfns from one atomic cursor; each claim carries
+//! a sequence number and the claimer registers as its owner ([`claim`]). A producer runs
+//! its worker on each dumpable pfn of the chunk into a slot of the shared page_data pool
+//! ([`slab`]) and publishes the outcome in its own single-producer ring ([`ring`]),
+//! then a chunk-end marker. The consumer (the calling thread) takes chunk 0, 1, 2, … from
+//! the owner's ring, so the sink sees pages in pfn order whatever the schedule. Threads
+//! that must wait spin briefly and park; the other side wakes them in batches ([`wait`]).
+//!
+//! A page error travels in the ring like a page: the consumer returns it after writing
+//! every earlier page, exactly as the serial path would. A sink error, a worker that
+//! cannot be created or a panic anywhere stops every thread (shared `stop` flag plus
+//! unpark), and `run` returns the first error once all threads are joined.
+//!
+//! Memory: `threads × (ring_capacity × 64 B + slab_slots_per_thread × slot_size)` plus
+//! what the workers hold; budget.rs turns that into makedumpfile's per-thread reserve.
+
+// Under loom only the model tests drive the engine (no std::thread::scope there), so
+// parts used by `run_threaded` alone are unused in the non-test loom build.
+#![cfg_attr(loom, allow(dead_code))]
 
 use std::ops::Range;
+#[cfg(not(loom))]
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::bitmap::Bitmap;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
+
+mod claim;
+mod consumer;
+mod producer;
+mod ring;
+mod shared;
+mod slab;
+mod wait;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
+#[cfg(all(test, not(loom)))]
+mod tests;
+
+pub use ring::PageFlagRing;
+pub use slab::PageDataSlab;
+
+#[doc(hidden)]
+pub mod bench_support;
+
+use claim::MAX_PRODUCERS;
+#[cfg(not(loom))]
+use {
+    claim::ChunkClaims,
+    consumer::Consumer,
+    producer::{panic_message, Producer, ProducerStats},
+    shared::Shared,
+};
 
 /// What a worker made of one page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +107,63 @@ pub struct PipelineConfig {
     pub slot_size: usize,
 }
 
+/// The threaded engine's sizes. [`run`] uses [`PipelineTuning::default`]; benchmarks and
+/// tests vary them through [`run_tuned`]. None of them changes the output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineTuning {
+    /// Pfns per claim (chunk boundaries are multiples of it). Small enough that the next
+    /// chunk's producer can finish it within its slab quota while the consumer drains
+    /// the current one, large enough that the cursor is not contended.
+    pub chunk_pfns: u64,
+    /// Entries per producer ring (rounded up to a power of two; 64 bytes each).
+    pub ring_capacity: usize,
+    /// page_data slots per producer: the pool has `threads ×` this many, and a producer
+    /// never holds more than this many at once.
+    pub slab_slots_per_thread: usize,
+    /// Pages between wake-ups of the other side (wait.rs): higher means fewer context
+    /// switches when threads outnumber cores, lower means less waiting.
+    pub wake_every: u32,
+}
+
+impl Default for PipelineTuning {
+    fn default() -> Self {
+        PipelineTuning {
+            chunk_pfns: 64,
+            ring_capacity: 256,
+            slab_slots_per_thread: 128,
+            wake_every: 16,
+        }
+    }
+}
+
+impl PipelineTuning {
+    /// Bytes of pipeline state per producer thread (ring + its share of the slab),
+    /// not counting what the worker itself holds.
+    pub fn bytes_per_thread(&self, slot_size: usize) -> u64 {
+        let ring = self.ring_capacity.max(2).next_power_of_two() as u64 * 64;
+        ring + self.slab_slots_per_thread.max(1) as u64 * slot_size as u64
+    }
+}
+
+/// What a run did; the counts are the same for every thread count, the waits are not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PipelineStats {
+    /// Producer threads used (0 = serial).
+    pub threads: usize,
+    /// Chunks consumed (0 in serial mode).
+    pub chunks: u64,
+    /// Pages handed to the sink.
+    pub pages: u64,
+    /// Of those, zero pages.
+    pub zero_pages: u64,
+    /// Bytes of page data handed to the sink.
+    pub data_bytes: u64,
+    /// Times producers parked (waiting for ring entries, slab slots or owner slots).
+    pub producer_parks: u64,
+    /// Times the consumer parked (waiting for a chunk's owner or its next page).
+    pub consumer_parks: u64,
+}
+
 /// Run the pipeline over the set bits of `dumpable` within `range`.
 pub fn run<W, F, S>(
     dumpable: &Bitmap,
@@ -68,17 +177,228 @@ where
     F: Fn(usize) -> Result<W> + Sync,
     S: PageSink,
 {
-    // Serial placeholder until the threaded engine lands: same contract, same output.
-    let _ = config.threads;
+    run_tuned(
+        dumpable,
+        range,
+        config,
+        &PipelineTuning::default(),
+        make_worker,
+        sink,
+    )
+    .map(|_| ())
+}
+
+/// [`run`] with explicit engine sizes, returning what happened.
+pub fn run_tuned<W, F, S>(
+    dumpable: &Bitmap,
+    range: Range<u64>,
+    config: &PipelineConfig,
+    tuning: &PipelineTuning,
+    make_worker: F,
+    sink: &mut S,
+) -> Result<PipelineStats>
+where
+    W: PageWorker,
+    F: Fn(usize) -> Result<W> + Sync,
+    S: PageSink,
+{
+    if config.slot_size == 0 {
+        return Err(Error::argument("pipeline: slot_size must not be 0"));
+    }
+    let range = range.start.max(dumpable.start())..range.end.min(dumpable.end());
+    if config.threads == 0 {
+        return run_serial(dumpable, range, config, make_worker, sink);
+    }
+    if config.threads > MAX_PRODUCERS {
+        return Err(Error::argument(format!(
+            "--num-threads {} is more than the {} the pipeline supports",
+            config.threads, MAX_PRODUCERS
+        )));
+    }
+    #[cfg(not(loom))]
+    return run_threaded(dumpable, range, config, tuning, make_worker, sink);
+    // The model checker cannot run std::thread::scope; the loom tests drive the same
+    // producer and consumer code through loom threads instead (tests in this module).
+    #[cfg(loom)]
+    {
+        let _ = (tuning, sink);
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            "pipeline: threads are not available under loom",
+        ))
+    }
+}
+
+/// makedumpfile's serial path: everything on the calling thread.
+fn run_serial<W, F, S>(
+    dumpable: &Bitmap,
+    range: Range<u64>,
+    config: &PipelineConfig,
+    make_worker: F,
+    sink: &mut S,
+) -> Result<PipelineStats>
+where
+    W: PageWorker,
+    F: Fn(usize) -> Result<W>,
+    S: PageSink,
+{
+    let mut stats = PipelineStats::default();
     let mut worker = make_worker(0)?;
     let mut out = vec![0u8; config.slot_size];
     for pfn in dumpable.iter_set(range.start, range.end) {
         let outcome = worker.process(pfn, &mut out)?;
         let data = match outcome {
             PageOutcome::Zero => &[][..],
-            PageOutcome::Data { len, .. } => &out[..len],
+            PageOutcome::Data { len, .. } => out.get(..len).ok_or_else(|| {
+                Error::internal(format!(
+                    "worker stored {len} bytes for pfn {pfn:#x}, more than its {}-byte buffer",
+                    out.len()
+                ))
+            })?,
         };
         sink.write_page(pfn, outcome, data)?;
+        stats.pages += 1;
+        stats.zero_pages += (outcome == PageOutcome::Zero) as u64;
+        stats.data_bytes += data.len() as u64;
     }
-    Ok(())
+    Ok(stats)
+}
+
+/// N producer threads, the calling thread consumes.
+#[cfg(not(loom))]
+fn run_threaded<W, F, S>(
+    dumpable: &Bitmap,
+    range: Range<u64>,
+    config: &PipelineConfig,
+    tuning: &PipelineTuning,
+    make_worker: F,
+    sink: &mut S,
+) -> Result<PipelineStats>
+where
+    W: PageWorker,
+    F: Fn(usize) -> Result<W> + Sync,
+    S: PageSink,
+{
+    let threads = config.threads;
+    let ring_capacity = tuning.ring_capacity.max(2).next_power_of_two();
+    // Each producer can be at most `ring_capacity + 1` chunks ahead of the consumer
+    // (claim.rs), so this window never makes a producer wait for an owner slot.
+    let window = threads.saturating_mul(ring_capacity + 1);
+    let claims = ChunkClaims::new(range, tuning.chunk_pfns, window);
+    let shared = Shared::new(
+        claims,
+        threads,
+        ring_capacity,
+        tuning.slab_slots_per_thread,
+        config.slot_size,
+        crate::sync::current(),
+        tuning.wake_every,
+    )?;
+    let shared = &shared;
+    let make_worker = &make_worker;
+
+    let (consumed, producer_stats) = std::thread::scope(|scope| {
+        let mut handles = Vec::with_capacity(threads);
+        for id in 0..threads {
+            let spawned = std::thread::Builder::new()
+                .name(format!("mdf-producer-{id}"))
+                .spawn_scoped(scope, move || {
+                    let body = || match make_worker(id)
+                        .and_then(|worker| Producer::new(shared, id, worker))
+                    {
+                        Ok(producer) => producer.run(dumpable),
+                        Err(error) => {
+                            shared.fail(error);
+                            ProducerStats::default()
+                        }
+                    };
+                    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|panic| {
+                        shared.fail(Error::internal(format!(
+                            "producer {id} panicked: {}",
+                            panic_message(&*panic)
+                        )));
+                        ProducerStats::default()
+                    })
+                });
+            match spawned {
+                Ok(handle) => handles.push(handle),
+                Err(e) => {
+                    shared.fail(Error::io(
+                        ErrorKind::Internal,
+                        format!("cannot start producer thread {id}"),
+                        e,
+                    ));
+                    break;
+                }
+            }
+        }
+        let producers: Vec<_> = handles.iter().map(|h| h.thread().clone()).collect();
+        let consumed = if handles.len() == threads {
+            catch_unwind(AssertUnwindSafe(|| {
+                let mut consumer = Consumer::new(shared, &producers)?;
+                let result = consumer.run(sink);
+                result.map(|()| consumer.stats)
+            }))
+            .unwrap_or_else(|panic| {
+                Err(Error::internal(format!(
+                    "pipeline consumer panicked: {}",
+                    panic_message(&*panic)
+                )))
+            })
+        } else {
+            Err(Error::internal("pipeline: not every producer started"))
+        };
+        // Done or failed: release every producer from its waits and let it exit.
+        shared.request_stop();
+        for thread in &producers {
+            thread.unpark();
+        }
+        let mut total = ProducerStats::default();
+        for handle in handles {
+            // Producer bodies catch their own panics; a join error cannot happen, but
+            // would be reported rather than unwound through the caller.
+            match handle.join() {
+                Ok(stats) => {
+                    total.chunks += stats.chunks;
+                    total.pages += stats.pages;
+                    total.parks += stats.parks;
+                }
+                Err(panic) => shared.fail(Error::internal(format!(
+                    "producer panicked: {}",
+                    panic_message(&*panic)
+                ))),
+            }
+        }
+        (consumed, total)
+    });
+
+    // The consumer's own error comes first (it is the earliest in pfn order or the sink's),
+    // then whatever a producer recorded.
+    let consumed = match (consumed, shared.take_failure()) {
+        (Err(error), _) => return Err(error),
+        (Ok(_), Some(error)) => return Err(error),
+        (Ok(consumed), None) => consumed,
+    };
+    if shared.slab.in_use() != 0 {
+        return Err(Error::internal(format!(
+            "pipeline: {} page_data slots leaked",
+            shared.slab.in_use()
+        )));
+    }
+    if let Some((claims, releases)) = shared.slab.counters() {
+        if claims != releases {
+            return Err(Error::internal(format!(
+                "pipeline: {claims} slot claims but {releases} releases"
+            )));
+        }
+    }
+    Ok(PipelineStats {
+        threads,
+        chunks: consumed.chunks,
+        pages: consumed.pages,
+        zero_pages: consumed.zero_pages,
+        data_bytes: consumed.data_bytes,
+        producer_parks: producer_stats.parks,
+        consumer_parks: consumed.parks,
+    })
 }
