@@ -533,3 +533,34 @@ fn dry_run_writes_nothing_and_reports_the_bytes() {
         "{bytes}"
     );
 }
+
+/// crash reads a flattened stream directly and takes the first record for an offset, so
+/// a stream must not carry a provisional (incomplete) header before the final one.
+#[test]
+fn a_flattened_stream_carries_one_final_header() {
+    let dir = TempDir::new("flathdr");
+    let vmcore = write_vmcore(&dir, &SyntheticVmcore::mixed(51));
+    let flat = run(&["-F", "-c", "-d", "31", vmcore.to_str().unwrap()]);
+    assert!(flat.status.success());
+    let stream = &flat.stdout;
+    let mut at = 4096;
+    let mut headers = Vec::new();
+    while at + 16 <= stream.len() {
+        let offset = i64::from_be_bytes(stream[at..at + 8].try_into().unwrap());
+        let size = i64::from_be_bytes(stream[at + 8..at + 16].try_into().unwrap());
+        if offset == -1 {
+            break;
+        }
+        if offset == 0 {
+            headers.push(u32::from_le_bytes(
+                stream[at + 16 + 424..at + 16 + 428].try_into().unwrap(),
+            ));
+        }
+        at += 16 + size as usize;
+    }
+    assert_eq!(
+        headers,
+        vec![0x1],
+        "one header record, zlib status, not incomplete"
+    );
+}

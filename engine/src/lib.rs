@@ -20,8 +20,8 @@ pub mod mem_usage;
 pub mod pipeline;
 pub mod progress;
 pub mod split;
-pub mod synthetic;
 mod sync;
+pub mod synthetic;
 pub mod vmcoreinfo;
 
 pub use error::{Error, ErrorKind, Result};

@@ -358,8 +358,12 @@ pub fn write_elf(
     // As for kdump output: the ELF header says "incomplete" (e_flags bit 0, makedumpfile's
     // flag for a cut-short ELF dump) until every segment is written, then it is
     // rewritten with the input's flags.
+    // (Not for a flattened stream: it cannot be rewritten, see dump::write_kdump_cycles.)
     let e_flags = u32::from_le_bytes(headers[48..52].try_into().expect("4 bytes"));
-    headers[48..52].copy_from_slice(&(e_flags | ELF_INCOMPLETE).to_le_bytes());
+    let rewrite = out.can_rewrite();
+    if rewrite {
+        headers[48..52].copy_from_slice(&(e_flags | ELF_INCOMPLETE).to_le_bytes());
+    }
     out.write_at(0, &headers)?;
     if let Some((offset, shdr)) = section0 {
         out.write_at(offset, &shdr)?;
@@ -399,8 +403,10 @@ pub fn write_elf(
     }
     progress.update(Stage::CopyingData, total / page_size, total / page_size);
     progress.stage_done(Stage::CopyingData, copy_start.elapsed());
-    headers[48..52].copy_from_slice(&e_flags.to_le_bytes());
-    out.write_at(0, &headers[..EHDR_SIZE as usize])?;
+    if rewrite {
+        headers[48..52].copy_from_slice(&e_flags.to_le_bytes());
+        out.write_at(0, &headers[..EHDR_SIZE as usize])?;
+    }
     out.finish()?;
     Ok(ElfDumpSummary {
         loads: segments.len() as u64,

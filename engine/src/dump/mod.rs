@@ -238,9 +238,18 @@ pub fn write_kdump_cycles(
     // a file that says it is incomplete (readers then warn and report missing pages as
     // lost) and block 0 is allocated from the start, so the final in-place rewrite cannot
     // fail for lack of space.
-    let mut incomplete = header.clone();
-    incomplete.status |= DUMP_DH_COMPRESSED_INCOMPLETE;
-    out.write_at(0, &incomplete.to_bytes())?;
+    //
+    // A flattened stream cannot be rewritten in place, and crash, reading a stream
+    // directly, takes the FIRST record for an offset (found by the readers suite: it
+    // reported our -F dumps incomplete). Streams therefore carry the final header once, up
+    // front, as makedumpfile writes them; a cut stream still has zero descriptors for the
+    // pages it lacks, which readers report as lost.
+    let rewrite = out.can_rewrite();
+    let mut first = header.clone();
+    if rewrite {
+        first.status |= DUMP_DH_COMPRESSED_INCOMPLETE;
+    }
+    out.write_at(0, &first.to_bytes())?;
     let mut sink = None;
     let body = Body {
         input,
@@ -268,7 +277,9 @@ pub fn write_kdump_cycles(
     };
     let (_, zero_pages) = sink.counts();
     drop(sink);
-    out.write_at(0, &header.to_bytes())?;
+    if rewrite {
+        out.write_at(0, &header.to_bytes())?;
+    }
     out.finish()?;
     Ok(DumpSummary {
         max_mapnr,
