@@ -212,6 +212,16 @@ copy_with_libs() {
     while IFS= read -r lib; do
         [[ -e $root$lib ]] || install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
     done < <(ldd "$bin" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }')
+    # glibc dlopen()s libgcc_s.so.1 to unwind in pthread_exit/pthread_cancel, so ldd does
+    # not list it: without it Debian's makedumpfile --num-threads 2 aborted in the capture
+    # kernel ("libgcc_s.so.1 must be installed for pthread_exit to work", exit 134).
+    # Distribution initramfs generators (dracut, initramfs-tools) add it for this reason.
+    # (awk reads to the end: an early exit would SIGPIPE ldconfig and fail under pipefail.)
+    lib=$(ldconfig -p 2>/dev/null | awk '!p && $1 == "libgcc_s.so.1" && /x86-64/ { p = $NF } END { print p }' || true)
+    if [[ -z $lib && -e /lib/x86_64-linux-gnu/libgcc_s.so.1 ]]; then lib=/lib/x86_64-linux-gnu/libgcc_s.so.1; fi
+    if [[ -n $lib && ! -e $root$lib ]]; then
+        install -D -m 0644 "$(readlink -f "$lib")" "$root$lib"
+    fi
 }
 
 # --- capture initramfs (also the base of the first-kernel image) ---------------------------

@@ -6,7 +6,8 @@
 #   --profile    repeatable; default cloud-1g (what CI runs, see below).
 #   --runs       subset of the three runs below (default: all three).
 #   --reference  also run Debian's makedumpfile 1.7.2 with the same command lines in the
-#                same kind of capture kernel, for its peak memory (one more boot per run).
+#                same kind of capture kernel, for its peak memory (one more boot per run;
+#                informational: shown in the table, not counted as a check).
 #   --bin        use this binary instead of building target/release/makedumpfile.
 #   --keep       keep every run's files (source core, dumps, crash outputs) in DIR.
 #
@@ -34,11 +35,13 @@
 # A missing tool, debug vmlinux or failed boot is a FAILURE, never a skip.
 # Prints a summary table and ends with "N passed, M failed".
 #
-# Run time (2 cores, TCG): ~1.5-2.5 min per cloud-1g run (boot, workload, panic, collector,
-# copying the 850 MB core out) plus ~30 s of host checks; generic-2g ~3-4 min per run.
-# CI (scripts/test-all.sh) runs the three cloud-1g runs (~6-9 min) and not --reference
-# nor generic-2g, to stay in the 30-minute budget; run those by hand:
-#   tests/capture-kernel.sh --profile cloud-1g --profile generic-2g --reference
+# Run time, 2 cores, TCG (measured on a host shared with parallel builds): one cloud-1g run
+# = 80-100 s (QEMU ~60 s: boot, workload, panic, collector, copying the 850 MB core out;
+# then ~25 s of host checks, mostly 2 crash sessions); the three runs ~4.5-5 min.
+# generic-2g: ~4 min per run (2 GB guest, 1.9 GB core copied out). --reference doubles it.
+# CI default: the three cloud-1g runs without --reference (~5 min), to keep .ci/run under
+# 30 minutes; generic-2g and --reference are run by hand:
+#   tests/capture-kernel.sh --profile cloud-1g --profile generic-2g --reference   (~35 min)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # Helpers: check, fail_check, tcheck/record/print_table, crash_check, run_crash, label, ...
@@ -206,8 +209,11 @@ for profile in "${profiles[@]}"; do
             rrow="$profile|$run (1.7.2)"
             row_keys+=("$rrow")
             log "=== $profile $run with Debian's makedumpfile 1.7.2 (peak memory reference)"
-            tcheck "$rrow" collector "$profile $run: makedumpfile 1.7.2 in the capture kernel (reference)" \
-                capture "$REF" "$profile" "$run" "$R/debian"
+            # Informational (peak memory for comparison), not counted: Debian's binary
+            # --num-threads 2 aborts in this initramfs ("libgcc_s.so.1 must be installed
+            # for pthread_exit to work", exit 134) after writing its dump.
+            capture "$REF" "$profile" "$run" "$R/debian" >"$R/debian.log" 2>&1 ||
+                log "makedumpfile 1.7.2 reference run failed: exit code $(field "$R/debian" "exit code"); see the table"
             RSS[$rrow]=$(field "$R/debian" "max RSS kB"); ELAPSED[$rrow]=$(field "$R/debian" elapsed | cut -d' ' -f1)
             CPUS[$rrow]=$(field "$R/debian" "capture cpus"); RC[$rrow]=$(field "$R/debian" "exit code")
             SIZE[$rrow]=$(stat -c %s "$R/debian/$(run_output "$run")" 2>/dev/null || echo -)
