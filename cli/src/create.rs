@@ -101,7 +101,7 @@ pub fn run(
             DumpBitmaps::filtered(&vmcore, &mut filter, &progress)?
         }
         None if dump_level <= 1 => (
-            DumpBitmaps::unfiltered(&vmcore, engine::input::PhysicalMemory::max_mapnr(&vmcore)),
+            DumpBitmaps::unfiltered(&vmcore, engine::input::PhysicalMemory::max_mapnr(&vmcore))?,
             FilterStats::default(),
         ),
         None => {

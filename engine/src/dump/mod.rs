@@ -80,15 +80,17 @@ pub struct DumpBitmaps {
 impl DumpBitmaps {
     /// The bitmaps before any page classification, over `[0, max_mapnr)` (the filter may
     /// lower max_mapnr below the input's, see [`crate::filter::PageFilter::max_mapnr`]).
-    pub fn unfiltered(vmcore: &ElfVmcore, max_mapnr: u64) -> Self {
+    /// Fails when they would not fit in memory ([`bitmaps::check_memory`]).
+    pub fn unfiltered(vmcore: &ElfVmcore, max_mapnr: u64) -> Result<Self> {
         let page_size = vmcore.page_size();
+        bitmaps::check_memory(max_mapnr, page_size).map_err(|e| e.context(vmcore.name()))?;
         let (ram, memory_holes) = bitmaps::ram_bitmap(vmcore.loads(), page_size, max_mapnr);
         let dumpable = bitmaps::initial_dumpable(&ram, vmcore.loads(), page_size);
-        DumpBitmaps {
+        Ok(DumpBitmaps {
             ram,
             dumpable,
             memory_holes,
-        }
+        })
     }
 
     /// The bitmaps for `filter`'s dump level: unfiltered, then every pfn the level
@@ -98,7 +100,7 @@ impl DumpBitmaps {
         filter: &mut PageFilter<'_>,
         progress: &dyn ProgressObserver,
     ) -> Result<(Self, FilterStats)> {
-        let mut bitmaps = DumpBitmaps::unfiltered(vmcore, filter.max_mapnr());
+        let mut bitmaps = DumpBitmaps::unfiltered(vmcore, filter.max_mapnr())?;
         let mut stats = FilterStats::default();
         if filter.excludes_anything() {
             let start = std::time::Instant::now();

@@ -182,7 +182,7 @@ fn real_vmcore_seeds(corpus: &Corpus, path: &Path) -> Result<(), Error> {
 /// on; plain for the reader, flattened for the stream target.
 fn dump_seeds(corpus: &Corpus, path: &Path) -> Result<(), Error> {
     let vmcore = ElfVmcore::open(path, false)?;
-    let mut bitmaps = DumpBitmaps::unfiltered(&vmcore, vmcore.max_mapnr());
+    let mut bitmaps = DumpBitmaps::unfiltered(&vmcore, vmcore.max_mapnr())?;
     let max_mapnr = bitmaps.ram.len();
     let mut keep = Bitmap::new(max_mapnr);
     for start in [0u64, 600, 1100, 2040] {
