@@ -11,7 +11,7 @@
 # per target (libFuzzer's final stats).
 set -uo pipefail
 FUZZ=$(cd "$(dirname "$0")" && pwd)
-cd "$FUZZ"
+cd "$FUZZ" || exit 1
 SECONDS_PER_TARGET=${1:-30}
 shift || true
 
