@@ -115,7 +115,8 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         let vmcore = ElfVmcore::open(file.path(), flags & 1 != 0).expect("patched vmcore opens");
-        let mut bitmaps = DumpBitmaps::unfiltered(&vmcore, vmcore.max_mapnr()).expect("bitmaps fit");
+        let mut bitmaps =
+            DumpBitmaps::unfiltered(&vmcore, vmcore.max_mapnr()).expect("bitmaps fit");
         let max_mapnr = bitmaps.ram.len();
         // A few ranges of the dumpable pfns (or, on a flag, a whole 512-pfn window) keep
         // a run in the milliseconds; the full 2048-pfn dump is what the seeds' CLI test does.
