@@ -2,7 +2,8 @@
 # The one test command (README, .ci/run): installs what it needs, then runs every check.
 # A missing tool is a failure, never a skip. Prints "N passed, M failed" last.
 #
-#   scripts/test-all.sh            everything (about 10-20 minutes on 2 cores, first run longer)
+#   scripts/test-all.sh            everything (about 20-30 minutes on 2 cores, first run longer;
+#                                  FUZZ_SECONDS=N sets the time per fuzz target, default 30)
 #   QUICK=1 scripts/test-all.sh    skip the real-vmcore and fuzz stages (development loop)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +39,8 @@ if [[ -z ${QUICK:-} ]]; then
     stage "real vmcores vs makedumpfile 1.7.2 and readers" tests/real-vmcore.sh --profile cloud-1g --profile generic-2g
     stage "ELF output, split, reassemble, refilter vs makedumpfile" tests/parity2-real.sh
     stage "filter bitmaps vs makedumpfile on real vmcores" cargo test --release -p makedumpfile-engine --test real_vmcore_filter -- --ignored
+    stage "corrupted vmcores, streams and dumps" tests/corruption.sh
+    stage "fuzz targets (${FUZZ_SECONDS:-30} s each)" fuzz/run.sh "${FUZZ_SECONDS:-30}"
 fi
 
 echo

@@ -60,7 +60,7 @@ pub fn filtered_bitmaps(
             DumpBitmaps::filtered(vmcore, &mut filter, progress)
         }
         None if dump_level <= 1 => Ok((
-            DumpBitmaps::unfiltered(vmcore, vmcore.max_mapnr()),
+            DumpBitmaps::unfiltered(vmcore, vmcore.max_mapnr())?,
             FilterStats::default(),
         )),
         None => Err(Error::invalid(format!(

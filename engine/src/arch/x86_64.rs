@@ -33,6 +33,8 @@ const PAGE_PRESENT: u64 = 0x001;
 /// `_PAGE_PSE`: the PUD/PMD entry maps a 1 GiB/2 MiB page.
 const PAGE_PSE: u64 = 0x080;
 const ENTRIES_PER_TABLE: u64 = 512;
+/// x86_64 `MAX_PHYSMEM_BITS` is at most 52 (5-level paging): no table lies above.
+const MAX_PHYSICAL_ADDRESS: u64 = 1 << 52;
 
 /// Where a value used by the translation came from (printed at `--message-level 8`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,11 +224,22 @@ impl X86_64Translator {
     }
 
     /// Physical address of the top-level page table.
+    ///
+    /// Checked against the physical address space: the symbol and phys_base come from
+    /// VMCOREINFO, and a corrupted one would otherwise put the table near 2^64, where
+    /// the walk's entry arithmetic overflows (found by the page_table_walk fuzz target).
     pub fn top_table(&self) -> Result<u64> {
-        let (_, addr) = self.top_table_symbol.ok_or_else(|| {
+        let (name, addr) = self.top_table_symbol.ok_or_else(|| {
             Error::invalid("VMCOREINFO has neither SYMBOL(init_top_pgt) nor SYMBOL(init_level4_pgt): can't translate kernel virtual addresses")
         })?;
-        Ok(self.kernel_text_to_phys(addr))
+        let table = self.kernel_text_to_phys(addr);
+        if table >= MAX_PHYSICAL_ADDRESS {
+            return Err(Error::invalid(format!(
+                "VMCOREINFO: SYMBOL({name})={addr:x} with phys_base {:#x} puts the top-level page table at {table:#x}, beyond any physical address",
+                self.phys_base
+            )));
+        }
+        Ok(table)
     }
 
     /// Translate `vaddr` to the leaf page mapping it.
@@ -317,5 +330,34 @@ impl X86_64Translator {
         Err(Error::internal(format!(
             "page-table walk of {vaddr:#x} ended without a leaf"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::PhysicalMemory;
+    use crate::synthetic::machine::{Generation, Machine};
+
+    /// Regression (fuzz/page_table_walk): NUMBER(phys_base) near 2^64 put the top table
+    /// at 0xffff_ffff_ffff_f000 and `table + index * 8` overflowed (a panic in debug
+    /// builds, a wild read in release).
+    #[test]
+    fn top_table_beyond_physical_memory_is_an_error_not_an_overflow() {
+        let m = Machine::new(Generation::V6_1);
+        let text = format!(
+            "OSRELEASE=6.1.0\nSYMBOL(init_top_pgt)=ffffffff80000000\nNUMBER(phys_base)={:#x}\n",
+            u64::MAX - 0xfff
+        );
+        let info = VmcoreInfo::parse(text.as_bytes());
+        let translator = X86_64Translator::new(&info, &[], KernelVersion::new(6, 1, 0));
+        let mut reader = m.memory.reader().unwrap();
+        let err = translator
+            .vtop(&mut *reader, 0xffff_ffff_ffff_ffff)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("beyond any physical address"),
+            "{err}"
+        );
     }
 }

@@ -1,7 +1,46 @@
 //! The two bitmaps before filtering, from the PT_LOADs alone.
 
 use crate::bitmap::Bitmap;
+use crate::error::{Error, Result};
 use crate::input::elf::PtLoad;
+
+/// Refuse bitmaps this machine cannot hold, before allocating them.
+///
+/// The whole-bitmap paths (`-E`, refiltering, `--split`; the main dump path is cyclic)
+/// keep both bitmaps for `[0, max_mapnr)` plus a padded copy of one while writing it:
+/// about `3 × max_mapnr / 8` bytes. `max_mapnr` comes from the highest PT_LOAD end, so one
+/// corrupted `p_paddr` near 2^51 asked for 64 GiB and aborted the process on allocation
+/// failure (tests/corruption.sh); with overcommit a smaller absurd value would instead
+/// drive the capture kernel into the OOM killer. Half of physical memory is the bound.
+pub fn check_memory(max_mapnr: u64, page_size: u64) -> Result<()> {
+    let needed = max_mapnr.div_ceil(8).saturating_mul(3);
+    let available = physical_memory() / 2;
+    if needed > available {
+        return Err(Error::invalid(format!(
+            "the dump's bitmaps for max_mapnr {max_mapnr:#x} (physical addresses up to {:#x}) need {} MiB, more than half of this system's memory ({} MiB): a corrupted PT_LOAD p_paddr or mem_section?",
+            max_mapnr.saturating_mul(page_size),
+            needed >> 20,
+            (available * 2) >> 20
+        )));
+    }
+    Ok(())
+}
+
+/// Physical memory of this system in bytes (`sysconf`); unknown counts as unlimited.
+fn physical_memory() -> u64 {
+    // SAFETY: sysconf only reads system configuration; it has no memory-safety
+    // preconditions and returns -1 for an unknown name.
+    let (pages, page_size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    if pages <= 0 || page_size <= 0 {
+        return u64::MAX;
+    }
+    (pages as u64).saturating_mul(page_size as u64)
+}
 
 /// The 1st bitmap: pfns `[floor(p_paddr / ps), floor((p_paddr + p_memsz) / ps))` of every
 /// PT_LOAD (makedumpfile `create_bitmap_from_memhole`; a partial last page is not RAM).
@@ -61,6 +100,16 @@ pub fn initial_dumpable(ram: &Bitmap, loads: &[PtLoad], page_size: u64) -> Bitma
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (tests/corruption.sh, no VMCOREINFO and a PT_LOAD at 2^51): the
+    /// bitmaps of 2^39 pfns were allocated (64 GiB) and the process aborted.
+    #[test]
+    fn bitmaps_larger_than_memory_are_an_error_not_an_abort() {
+        let err = check_memory(1 << 39, 4096).unwrap_err();
+        assert!(err.to_string().contains("max_mapnr 0x8000000000"), "{err}");
+        // A 1 TiB machine's bitmaps (2 × 32 MiB) are fine on any build host.
+        check_memory(1 << 28, 4096).unwrap();
+    }
 
     fn load(phys_start: u64, memsz: u64, filesz: u64) -> PtLoad {
         PtLoad {

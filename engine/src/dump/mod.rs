@@ -95,15 +95,17 @@ pub struct DumpBitmaps {
 impl DumpBitmaps {
     /// The bitmaps before any page classification, over `[0, max_mapnr)` (the filter may
     /// lower max_mapnr below the input's, see [`crate::filter::PageFilter::max_mapnr`]).
-    pub fn unfiltered(vmcore: &ElfVmcore, max_mapnr: u64) -> Self {
+    /// Fails when they would not fit in memory ([`bitmaps::check_memory`]).
+    pub fn unfiltered(vmcore: &ElfVmcore, max_mapnr: u64) -> Result<Self> {
         let page_size = vmcore.page_size();
+        bitmaps::check_memory(max_mapnr, page_size).map_err(|e| e.context(vmcore.name()))?;
         let (ram, memory_holes) = bitmaps::ram_bitmap(vmcore.loads(), page_size, max_mapnr);
         let dumpable = bitmaps::initial_dumpable(&ram, vmcore.loads(), page_size);
-        DumpBitmaps {
+        Ok(DumpBitmaps {
             ram,
             dumpable,
             memory_holes,
-        }
+        })
     }
 
     /// The bitmaps for `filter`'s dump level: unfiltered, then every pfn the level
@@ -113,7 +115,7 @@ impl DumpBitmaps {
         filter: &mut PageFilter<'_>,
         progress: &dyn ProgressObserver,
     ) -> Result<(Self, FilterStats)> {
-        let mut bitmaps = DumpBitmaps::unfiltered(vmcore, filter.max_mapnr());
+        let mut bitmaps = DumpBitmaps::unfiltered(vmcore, filter.max_mapnr())?;
         let mut stats = FilterStats::default();
         if filter.excludes_anything() {
             let start = std::time::Instant::now();
@@ -194,6 +196,20 @@ pub fn write_kdump_cycles(
     }
     let page_size = input.memory.page_size();
     let max_mapnr = source.max_mapnr();
+    // The bitmaps take max_mapnr / 4 bytes of the dump. When that is more than the RAM
+    // they describe, max_mapnr comes from a corrupted PT_LOAD or mem_section (a p_paddr
+    // near 2^51 asked for a 128 GiB file in the corruption suite), not from a machine.
+    let ram_bytes = max_mapnr
+        .saturating_sub(source.memory_holes())
+        .saturating_mul(page_size);
+    if max_mapnr.div_ceil(8) > ram_bytes.max(1 << 20) {
+        return Err(Error::invalid(format!(
+            "{}: max_mapnr {max_mapnr:#x} (physical addresses up to {:#x}) needs bitmaps larger than the {} MiB of RAM they describe: a corrupted PT_LOAD p_paddr or mem_section?",
+            input.name,
+            max_mapnr.saturating_mul(page_size),
+            ram_bytes >> 20
+        )));
+    }
     let cycles = source.cycles();
     let range = split.clone().unwrap_or(0..max_mapnr);
 

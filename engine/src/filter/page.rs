@@ -97,6 +97,10 @@ pub(crate) enum Verdict {
     InvalidFreeOrder { order: u64, max_order: u64 },
 }
 
+/// Upper bound of `SIZE(page)`: the struct page array describes every 4 KiB frame, so a
+/// struct page as large as a frame would need all of memory (real ones are 56–80 bytes).
+const MAX_STRUCT_PAGE_SIZE: usize = 4096;
+
 /// The per-page rules of one dumped kernel.
 #[derive(Debug, Clone)]
 pub(crate) struct PageRules {
@@ -135,6 +139,14 @@ impl PageRules {
         let size = keys::size(info, "page")
             .filter(|&s| s > 0)
             .ok_or_else(|| missing("SIZE(page)"))?;
+        // The scan buffers 512 struct pages at a time: an unchecked SIZE(page) sized
+        // that allocation (and overflowed it) from a corrupted note (fuzz/mem_section_walk).
+        // One struct page per 4 KiB page means a larger one could not fit in memory at all.
+        if size > MAX_STRUCT_PAGE_SIZE {
+            return Err(Error::invalid(format!(
+                "VMCOREINFO: SIZE(page)={size} is larger than a page frame ({MAX_STRUCT_PAGE_SIZE} bytes): the VMCOREINFO is corrupted"
+            )));
+        }
         let flags =
             keys::offset(info, "page.flags").ok_or_else(|| missing("OFFSET(page.flags)"))?;
         // _refcount (_count before 4.6) is never used by the rules, but makedumpfile

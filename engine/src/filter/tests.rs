@@ -679,3 +679,15 @@ fn missing_free_list_structures_are_reported_when_needed() {
     // Levels without bit 16 do not need them.
     assert!(run(&m, 15, 1 << 20).is_ok());
 }
+
+/// Regression (fuzz/mem_section_walk): SIZE(page) sized the 512-entry struct page batch
+/// unchecked, so a corrupted value overflowed `512 * size` or asked for terabytes.
+#[test]
+fn huge_struct_page_size_is_refused_before_allocating_the_batch() {
+    for size in ["4097", "1099511627776", "36028797018963968"] {
+        let mut m = Machine::new(Generation::V6_1);
+        m.set_key("SIZE(page)", size);
+        let err = run(&m, 31, 1 << 20).unwrap_err();
+        assert!(err.to_string().contains("SIZE(page)"), "{size}: {err}");
+    }
+}

@@ -29,6 +29,13 @@ const NT_PRSTATUS: u32 = 1;
 /// Physical addresses above 2^52 do not exist on any architecture Linux supports
 /// (x86_64 MAX_PHYSMEM_BITS is 52 with 5-level paging); larger ones are corruption.
 const MAX_PHYSICAL_ADDRESS: u64 = 1 << 52;
+/// Upper bound of the PT_NOTE contents, read whole into memory (and copied into the dump).
+/// The kernel builds them in the capture kernel's own memory (crashkernel=, typically
+/// 256–512 MiB): ~360 bytes of NT_PRSTATUS per CPU (3 MiB for 8192 CPUs), one page of
+/// VMCOREINFO, and vmcoredd device dumps. A PT_LOAD mislabelled PT_NOTE made us read
+/// 785 MB twice over (1.5 GB RSS, tests/corruption.sh); anything beyond this bound is a
+/// corrupted program header.
+const MAX_NOTES_SIZE: u64 = 256 << 20;
 
 /// One PT_LOAD, as makedumpfile's `pt_load_segment`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,9 +237,16 @@ impl ElfVmcore {
                             "{name}: PT_NOTE (program header {index}) at offset {p_offset:#x} size {p_filesz:#x} extends beyond the file ({size} bytes): the vmcore is truncated"
                         )));
                     }
-                    let mut segment = vec![0u8; p_filesz as usize];
-                    reader.read_at(p_offset, &mut segment)?;
-                    note_data.extend_from_slice(&segment);
+                    let start = note_data.len();
+                    if (start as u64).saturating_add(p_filesz) > MAX_NOTES_SIZE {
+                        return Err(Error::invalid(format!(
+                            "{name}: PT_NOTE (program header {index}) size {p_filesz:#x} makes the notes larger than {} MiB, more than a capture kernel holds: the program header is corrupted",
+                            MAX_NOTES_SIZE >> 20
+                        )));
+                    }
+                    // Read in place: a copy through a temporary doubled the peak memory.
+                    note_data.resize(start + p_filesz as usize, 0);
+                    reader.read_at(p_offset, &mut note_data[start..])?;
                 }
                 PT_LOAD => {
                     if !in_file {
@@ -440,4 +454,48 @@ pub(crate) fn read_u32(b: &[u8], at: usize) -> u32 {
 
 pub(crate) fn read_u64(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phdr(p_type: u32, offset: u64, paddr: u64, filesz: u64) -> Vec<u8> {
+        let mut p = Vec::with_capacity(PHDR64_SIZE);
+        p.extend_from_slice(&p_type.to_le_bytes());
+        p.extend_from_slice(&7u32.to_le_bytes());
+        for v in [offset, 0, paddr, filesz, filesz, 0] {
+            p.extend_from_slice(&v.to_le_bytes());
+        }
+        p
+    }
+
+    /// Regression (tests/corruption.sh, "PT_LOAD[1] is a PT_NOTE"): a PT_NOTE as large
+    /// as the file was read whole, twice (1.5 GB RSS for the real 846 MB vmcore). It is
+    /// refused from the program header alone, before any allocation.
+    #[test]
+    fn pt_note_larger_than_a_capture_kernel_holds_is_refused_before_reading() {
+        let path = std::env::temp_dir().join(format!("elf-huge-note-{}", std::process::id()));
+        let note_size = MAX_NOTES_SIZE + 4096;
+        let mut head = Vec::new();
+        head.extend_from_slice(b"\x7fELF\x02\x01\x01\0");
+        head.resize(32, 0);
+        head.extend_from_slice(&64u64.to_le_bytes()); // e_phoff
+        head.resize(54, 0);
+        head.extend_from_slice(&(PHDR64_SIZE as u16).to_le_bytes());
+        head.extend_from_slice(&2u16.to_le_bytes());
+        head.resize(64, 0);
+        head.extend_from_slice(&phdr(PT_NOTE, 4096, 0, note_size));
+        head.extend_from_slice(&phdr(PT_LOAD, 4096, 0, 4096));
+        let file = File::create(&path).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&file, &head, 0).unwrap();
+        // Sparse: the notes are never read.
+        file.set_len(4096 + note_size).unwrap();
+        let err = ElfVmcore::open(&path, false).unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            err.to_string().contains("PT_NOTE") && err.to_string().contains("MiB"),
+            "{err}"
+        );
+    }
 }

@@ -302,7 +302,8 @@ mod tests {
         std::fs::write(&path, synthetic.to_bytes()).unwrap();
         let vmcore = ElfVmcore::open(&path, true).unwrap();
         let bitmaps =
-            DumpBitmaps::unfiltered(&vmcore, crate::input::PhysicalMemory::max_mapnr(&vmcore));
+            DumpBitmaps::unfiltered(&vmcore, crate::input::PhysicalMemory::max_mapnr(&vmcore))
+                .unwrap();
         for compression in [
             Compression::None,
             Compression::Zlib,

@@ -17,6 +17,15 @@ use crate::error::{Error, ErrorKind, Result};
 /// Size of one mmap window (makedumpfile's `MAP_REGION`).
 pub const WINDOW_SIZE: u64 = 4 << 20;
 
+/// Reads shorter than this that fall outside the current window are served by `pread`
+/// instead of mapping (and populating) a new 4 MiB window. Page-table entries,
+/// mem_section entries and list pointers are 4–16 byte reads scattered over the file: a
+/// walk that alternated between windows remapped 4 MiB per entry, and a corrupted
+/// NUMBER(SECTION_SIZE_BITS)=12 turned the mem_section walk of the real 1 GiB vmcore into
+/// 262144 failing walks of 3 remaps each — minutes instead of a second
+/// (tests/corruption.sh). Page reads (4 KiB) and struct page batches still use windows.
+const MIN_MAPPED_READ: usize = 4096;
+
 /// A file plus its name and size, shared by every reader.
 #[derive(Debug)]
 pub struct SharedFile {
@@ -33,6 +42,8 @@ pub struct WindowReader {
     shared: Arc<SharedFile>,
     use_mmap: bool,
     window: Option<(u64, Mmap)>,
+    #[cfg(test)]
+    windows_mapped: u64,
 }
 
 impl WindowReader {
@@ -42,6 +53,8 @@ impl WindowReader {
             shared,
             use_mmap,
             window: None,
+            #[cfg(test)]
+            windows_mapped: 0,
         }
     }
 
@@ -61,7 +74,7 @@ impl WindowReader {
                 self.shared.size
             ))
         })?;
-        if self.use_mmap {
+        if self.use_mmap && (buf.len() >= MIN_MAPPED_READ || self.in_window(offset, end)) {
             if let Some(data) = self.mapped(offset, end) {
                 buf.copy_from_slice(data);
                 return Ok(());
@@ -77,6 +90,17 @@ impl WindowReader {
                 e,
             )
         })
+    }
+
+    /// Whether `[offset, end)` lies in the window mapped now.
+    fn in_window(&self, offset: u64, end: u64) -> bool {
+        matches!(&self.window, Some((start, map)) if offset >= *start && end <= start + map.len() as u64)
+    }
+
+    /// Number of windows mapped so far (tests check that small reads do not remap).
+    #[cfg(test)]
+    fn windows_mapped(&self) -> u64 {
+        self.windows_mapped
     }
 
     /// The bytes `[offset, end)` from a window, mapping a new one when needed; `None`
@@ -103,7 +127,13 @@ impl WindowReader {
                     .map(&self.shared.file)
             };
             match map {
-                Ok(map) => self.window = Some((start, map)),
+                Ok(map) => {
+                    self.window = Some((start, map));
+                    #[cfg(test)]
+                    {
+                        self.windows_mapped += 1;
+                    }
+                }
                 Err(_) => {
                     self.use_mmap = false;
                     return None;
@@ -170,6 +200,42 @@ mod tests {
             err.to_string().contains("vmcore-x") && err.to_string().contains("truncated"),
             "{err}"
         );
+        std::fs::remove_file(path).unwrap();
+    }
+
+    /// Regression (tests/corruption.sh, NUMBER(SECTION_SIZE_BITS)=12): small reads that
+    /// alternate between distant offsets, as a page-table walk does, must not map a new
+    /// 4 MiB window each time; page-sized reads still do.
+    #[test]
+    fn small_reads_outside_the_window_use_pread_instead_of_remapping() {
+        let (path, data) = temp_file(3 * WINDOW_SIZE as usize);
+        let file = File::open(&path).unwrap();
+        let shared = Arc::new(SharedFile {
+            file,
+            name: "t".into(),
+            size: data.len() as u64,
+        });
+        let mut reader = WindowReader::new(shared, true);
+        let mut entry = [0u8; 8];
+        for i in 0..1000usize {
+            let off = (i % 3) * WINDOW_SIZE as usize + i * 8;
+            reader.read_at(off as u64, &mut entry).unwrap();
+            assert_eq!(entry, data[off..off + 8]);
+        }
+        assert_eq!(reader.windows_mapped(), 0);
+        let mut page = vec![0u8; 4096];
+        reader.read_at(WINDOW_SIZE + 4096, &mut page).unwrap();
+        assert_eq!(
+            page,
+            data[WINDOW_SIZE as usize + 4096..WINDOW_SIZE as usize + 8192]
+        );
+        // Small reads inside the mapped window are served from it.
+        reader.read_at(WINDOW_SIZE + 100, &mut entry).unwrap();
+        assert_eq!(
+            entry,
+            data[WINDOW_SIZE as usize + 100..WINDOW_SIZE as usize + 108]
+        );
+        assert_eq!(reader.windows_mapped(), 1);
         std::fs::remove_file(path).unwrap();
     }
 }
