@@ -4,14 +4,16 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
+use engine::budget::{self, BudgetRequest};
 use engine::dump::cycles::FilteredCycles;
 use engine::dump::{write_kdump_cycles, DumpInput, DumpOptions, DumpSummary};
-use engine::filter::{pfns_per_cycle, DumpLevel, FilterStats, PageFilter};
+use engine::filter::{DumpLevel, FilterStats, PageFilter};
 use engine::format::flat::is_flattened;
 use engine::format::output::create_dump_file;
 use engine::format::{FileOutput, FlatOutput, NullOutput, KDUMP_SIGNATURE};
 use engine::input::elf::{is_elf, ElfVmcore};
 use engine::input::PhysicalMemory;
+use engine::pipeline::PipelineTuning;
 use engine::{Error, ErrorKind, Result};
 
 use crate::config::Config;
@@ -154,16 +156,33 @@ fn run_level(
     let max_mapnr = filter
         .as_ref()
         .map_or(vmcore.max_mapnr(), |f| f.max_mapnr());
-    let pfns_per_cycle = pfns_per_cycle(max_mapnr, config.cyclic_buffer_kb, free_memory());
-    let mut source = FilteredCycles::new(vmcore, filter, pfns_per_cycle);
+    // makedumpfile's memory budget: threads and the cyclic buffer must fit in 60 % of
+    // MemFree (engine::budget; the per-thread figure is measured, not makedumpfile's).
+    let plan = budget::plan(&BudgetRequest {
+        free_memory: budget::read_mem_free()?,
+        max_mapnr,
+        threads: config.threads,
+        cyclic_buffer_kib: config.cyclic_buffer_kb,
+        dump_files: 1,
+        thread_region: budget::thread_region(
+            config.compression,
+            vmcore.page_size(),
+            &PipelineTuning::default(),
+        ),
+    })?;
+    for message in &plan.messages {
+        messages.common(&format!("{message}\n"));
+    }
+    messages.report(&format!("{plan}\n"));
+    let mut source = FilteredCycles::new(vmcore, filter, plan.pfns_per_cycle);
     messages.debug(&format!(
         "max_mapnr    : {max_mapnr:x}\nBuffer size for the cyclic mode: {}\n",
-        pfns_per_cycle / 8
+        plan.cyclic_buffer
     ));
     let options = DumpOptions {
         compression: config.compression,
         dump_level,
-        threads: config.threads,
+        threads: plan.threads,
         block_order: config.block_order,
     };
     let input = DumpInput::from_elf(vmcore)?;
@@ -198,17 +217,4 @@ fn run_level(
         ));
     }
     Ok((summary, stats))
-}
-
-/// MemFree from /proc/meminfo in bytes (makedumpfile sizes its cyclic buffer from it);
-/// when unreadable, assume plenty: the buffer is then bounded by its 4 MiB default.
-pub fn free_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find_map(|l| l.strip_prefix("MemFree:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(u64::MAX / 2, |kib| kib * 1024)
 }
