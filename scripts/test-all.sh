@@ -26,7 +26,7 @@ stage() {
 
 need_cmd cargo "install Rust (rustup)"
 if [[ -z ${QUICK:-} ]]; then
-    stage "install dependencies" scripts/install-deps.sh || true
+    stage "install dependencies" scripts/install-deps.sh --with-dbg
 fi
 stage "cargo fmt" cargo fmt --all -- --check
 stage "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
@@ -39,6 +39,8 @@ if [[ -z ${QUICK:-} ]]; then
     stage "real vmcores vs makedumpfile 1.7.2 and readers" tests/real-vmcore.sh --profile cloud-1g --profile generic-2g
     stage "ELF output, split, reassemble, refilter vs makedumpfile" tests/parity2-real.sh
     stage "filter bitmaps vs makedumpfile on real vmcores" cargo test --release -p makedumpfile-engine --test real_vmcore_filter -- --ignored
+    stage "readers: crash, libkdumpfile, drgn on both guests" tests/readers.sh --profile cloud-1g --profile generic-2g --levels 31
+    stage "our binary as core_collector inside a capture kernel" tests/capture-kernel.sh --bin target/release/makedumpfile
     stage "corrupted vmcores, streams and dumps" tests/corruption.sh
     stage "fuzz targets (${FUZZ_SECONDS:-30} s each)" fuzz/run.sh "${FUZZ_SECONDS:-30}"
 fi
