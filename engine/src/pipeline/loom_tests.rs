@@ -82,10 +82,11 @@ fn loom_handoff_two_producers() {
     model(2, 1, 2);
 }
 
-/// Two producers, two chunks of two pages (one of them a zero page that keeps its slot).
+/// Two producers, a two-page chunk (the second page waits for the one-slot quota) and a
+/// chunk with a zero page (which keeps its slot).
 #[test]
-fn loom_handoff_two_producers_two_pages_each() {
-    model(4, 2, 2);
+fn loom_handoff_two_producers_quota_and_zero_page() {
+    model(3, 2, 2);
 }
 
 /// Two producers, three one-page chunks over a two-slot owner window: chunk 2 reuses

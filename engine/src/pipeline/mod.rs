@@ -131,7 +131,7 @@ impl Default for PipelineTuning {
             chunk_pfns: 64,
             ring_capacity: 256,
             slab_slots_per_thread: 128,
-            wake_every: 16,
+            wake_every: 64,
         }
     }
 }
