@@ -29,10 +29,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .split(',')
         .filter_map(|n| Compression::ALL.into_iter().find(|c| c.name() == n))
         .collect();
-    let threads: Vec<usize> = args.get(1).map_or("0,1,2,4,8", String::as_str).split(',').filter_map(|t| t.parse().ok()).collect();
+    let threads: Vec<usize> = args
+        .get(1)
+        .map_or("0,1,2,4,8", String::as_str)
+        .split(',')
+        .filter_map(|t| t.parse().ok())
+        .collect();
     let mut tuning = PipelineTuning::default();
     if let Some(t) = args.get(2) {
         let v: Vec<u64> = t.split(',').filter_map(|x| x.parse().ok()).collect();
+        if v.len() != 4 {
+            return Err(
+                "tuning is chunk_pfns,ring_capacity,slab_slots_per_thread,wake_every".into(),
+            );
+        }
         tuning = PipelineTuning {
             chunk_pfns: v[0],
             ring_capacity: v[1] as usize,
@@ -56,7 +66,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let stats = run_tuned(
                     &bits,
                     0..pfns,
-                    &PipelineConfig { threads: n, slot_size: PAGE_SIZE },
+                    &PipelineConfig {
+                        threads: n,
+                        slot_size: PAGE_SIZE,
+                    },
                     &tuning,
                     |_| MemoryWorker::new(&image, compression, true),
                     &mut sink,
