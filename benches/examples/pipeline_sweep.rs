@@ -38,6 +38,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut tuning = PipelineTuning::default();
     if let Some(t) = args.get(2) {
         let v: Vec<u64> = t.split(',').filter_map(|x| x.parse().ok()).collect();
+        if v.len() != 4 {
+            return Err(
+                "tuning is chunk_pfns,ring_capacity,slab_slots_per_thread,wake_every".into(),
+            );
+        }
         tuning = PipelineTuning {
             chunk_pfns: v[0],
             ring_capacity: v[1] as usize,

@@ -30,6 +30,13 @@
 //!
 //! Memory: `threads × (ring_capacity × 64 B + slab_slots_per_thread × slot_size)` plus
 //! what the workers hold; budget.rs turns that into makedumpfile's per-thread reserve.
+//!
+//! Checking it: `cargo test -p makedumpfile-engine pipeline` (unit, whole-run, error and
+//! stress tests), `cargo test -p makedumpfile-proptests` (random bitmaps, tunings,
+//! thread counts and delays against the serial sequence), and the loom models of the
+//! ring, the slab, the sleep hand-shake and the whole ordered hand-off:
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release -p makedumpfile-engine --lib loom`
+//! (about 3 minutes on 2 cores; use a separate `--target-dir` to keep the normal build).
 
 // Under loom only the model tests drive the engine (no std::thread::scope there), so
 // parts used by `run_threaded` alone are unused in the non-test loom build.
