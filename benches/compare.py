@@ -6,8 +6,8 @@
 
 For every configuration (codec x dump level x --num-threads) both binaries run N times,
 alternating (ours, theirs, ours, theirs...) so drift on a shared machine hits both alike.
-Each run's wall time, CPU time (user+sys) and peak RSS come from wait4()'s rusage of that
-child alone. Writes compare.md (medians, ratios), compare.json (every run) and compare.png.
+Each run's wall time and CPU time (user+sys) come from wait4()'s rusage of that child,
+its peak RSS from GNU time. Writes compare.md (medians, ratios), compare.json (every run) and compare.png.
 Outputs go to a temporary directory and are deleted after each run; the page cache holds the
 vmcore (it is read once before timing so the first run is not penalised).
 
@@ -29,22 +29,36 @@ CACHE = os.environ.get('MAKEDUMPFILE_RS_CACHE') or os.path.join(
     os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'), 'makedumpfile-rs')
 
 
+OURS = ['']
+
+
 def run_once(argv, out_path):
     """Run argv + [out_path]; return (wall seconds, cpu seconds, peak RSS KiB)."""
     if os.path.exists(out_path):
         os.unlink(out_path)
+    # Peak RSS comes from GNU time run as the child: wait4's ru_maxrss of a Python child
+    # includes the pages of the forked interpreter before exec (~29 MB here).
+    rss_file = out_path + '.rss'
     start = time.perf_counter()
-    proc = subprocess.Popen(argv + [out_path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(['/usr/bin/time', '-f', '%M', '-o', rss_file] + argv + [out_path],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     err = proc.stderr.read().decode(errors='replace')
     proc.stderr.close()
     code = os.waitstatus_to_exitcode(status)
-    if code != 0:
+    # GNU time writes "Command exited with non-zero status N" before the figure.
+    if code != 0 and not (argv[0] != OURS[0] and os.path.exists(out_path)):
         raise SystemExit(f'FAILED ({code}): {" ".join(argv)}\n{err[-2000:]}')
     size = os.path.getsize(out_path)
     os.unlink(out_path)
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, size
+    with open(rss_file) as f:
+        rss = int(f.read().split()[-1])
+    os.unlink(rss_file)
+    # Debian's makedumpfile 1.7.2 aborts (exit 134, "libgcc_s.so.1 must be installed for
+    # pthread_exit to work") at the very end of some threaded runs, after writing its dump:
+    # the run is kept, with its exit code, and flagged in the table.
+    return wall, usage.ru_utime + usage.ru_stime, rss, size, code
 
 
 def main():
@@ -62,6 +76,7 @@ def main():
     for path in (args.vmcore, args.ours, args.ref):
         if not os.path.exists(path):
             raise SystemExit(f'missing: {path} (scripts/make-vmcore.sh, cargo build --release, scripts/install-deps.sh)')
+    OURS[0] = args.ours
     threads = [int(t) for t in args.threads.split(',')]
     configs = [c.split() for c in args.configs.split(';') if c.strip()]
     os.makedirs(args.out, exist_ok=True)
@@ -88,10 +103,11 @@ def main():
                     'cpu': statistics.median(r[1] for r in runs),
                     'rss_kib': max(r[2] for r in runs),
                     'size': runs[0][3],
+                    'exit': max(r[4] for r in runs),
                 }
                 results.append(row)
                 print(f"{name:13} {row['options']:10} threads={n}: wall {row['wall']:.2f}s cpu {row['cpu']:.2f}s "
-                      f"rss {row['rss_kib']} KiB size {row['size']}", flush=True)
+                      f"rss {row['rss_kib']} KiB size {row['size']} exit {row['exit']}", flush=True)
     os.rmdir(tmp)
     meta = {'vmcore': args.vmcore, 'vmcore_bytes': os.path.getsize(args.vmcore), 'runs': args.runs,
             'cpus': os.cpu_count(), 'machine': platform.machine(), 'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
@@ -130,7 +146,7 @@ def write_markdown(out, meta, results):
         speedup = f"{one['wall'] / r['wall']:.2f}x" if one and r['threads'] > 0 else ''
         lines.append('| {} | {} | {:.2f} | {} | {} | {} | {:.2f} | {} | {:.1f} | {} |'.format(
             r['options'], r['threads'], r['wall'],
-            f"{ref['wall']:.2f}" if ref else 'n/a',
+            (f"{ref['wall']:.2f}" + (f" (exit {ref['exit']})" if ref['exit'] else '')) if ref else 'n/a',
             f"{r['wall'] / ref['wall']:.2f}" if ref else 'n/a',
             speedup, r['cpu'],
             f"{ref['cpu']:.2f}" if ref else 'n/a',
