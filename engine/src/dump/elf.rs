@@ -14,13 +14,9 @@
 //! page is always written, a page starting a new segment counts as a whole page even when
 //! it is the segment's partial last page, and `p_vaddr` moves with `p_paddr` on every cut.
 
-use std::fs::File;
-use std::os::unix::fs::FileExt;
-use std::path::Path;
-
 use crate::bitmap::Bitmap;
 use crate::dump::worker::is_zero_page;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::format::DumpOutput;
 use crate::input::elf::ElfVmcore;
 use crate::input::PhysicalMemory;
@@ -41,60 +37,7 @@ pub const ELF_INCOMPLETE: u32 = 1;
 /// Bytes copied per write while streaming segment data.
 const COPY_CHUNK: usize = 1 << 20;
 
-/// One ELF64 program header, as in the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Phdr {
-    /// `p_type`.
-    pub p_type: u32,
-    /// `p_flags`.
-    pub p_flags: u32,
-    /// `p_offset`.
-    pub p_offset: u64,
-    /// `p_vaddr`.
-    pub p_vaddr: u64,
-    /// `p_paddr`.
-    pub p_paddr: u64,
-    /// `p_filesz`.
-    pub p_filesz: u64,
-    /// `p_memsz`.
-    pub p_memsz: u64,
-    /// `p_align`.
-    pub p_align: u64,
-}
-
-impl Phdr {
-    fn from_bytes(b: &[u8]) -> Self {
-        let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
-        Phdr {
-            p_type: u32::from_le_bytes(b[0..4].try_into().expect("4 bytes")),
-            p_flags: u32::from_le_bytes(b[4..8].try_into().expect("4 bytes")),
-            p_offset: u64_at(8),
-            p_vaddr: u64_at(16),
-            p_paddr: u64_at(24),
-            p_filesz: u64_at(32),
-            p_memsz: u64_at(40),
-            p_align: u64_at(48),
-        }
-    }
-
-    /// The 56 on-disk bytes.
-    pub fn to_bytes(&self) -> [u8; PHDR_SIZE as usize] {
-        let mut b = [0u8; PHDR_SIZE as usize];
-        b[0..4].copy_from_slice(&self.p_type.to_le_bytes());
-        b[4..8].copy_from_slice(&self.p_flags.to_le_bytes());
-        for (at, v) in [
-            (8, self.p_offset),
-            (16, self.p_vaddr),
-            (24, self.p_paddr),
-            (32, self.p_filesz),
-            (40, self.p_memsz),
-            (48, self.p_align),
-        ] {
-            b[at..at + 8].copy_from_slice(&v.to_le_bytes());
-        }
-        b
-    }
-}
+pub use crate::input::elf::Phdr;
 
 /// One output PT_LOAD and where its data comes from in the input file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,65 +80,6 @@ pub fn exclude_zero_pages(vmcore: &ElfVmcore, dumpable: &mut Bitmap) -> Result<u
         }
     }
     Ok(zero)
-}
-
-/// The input's raw ELF header and program headers (the ELF vmcore was validated when
-/// opened; this re-reads the parts the ELF writer copies).
-struct RawElf {
-    file: File,
-    name: String,
-    size: u64,
-    ehdr: [u8; EHDR_SIZE as usize],
-    phdrs: Vec<Phdr>,
-}
-
-impl RawElf {
-    fn open(path: &Path) -> Result<Self> {
-        let name = path.display().to_string();
-        let file = File::open(path).map_err(|e| {
-            Error::io(
-                ErrorKind::Read,
-                format!("Can't open the dump memory({name})"),
-                e,
-            )
-        })?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let read = |offset: u64, buf: &mut [u8], what: &str| -> Result<()> {
-            if offset
-                .checked_add(buf.len() as u64)
-                .is_none_or(|e| e > size)
-            {
-                return Err(Error::invalid(format!(
-                    "{name}: {what} at offset {offset:#x} lies beyond the end of the file"
-                )));
-            }
-            file.read_exact_at(buf, offset)
-                .map_err(|e| Error::io(ErrorKind::Read, format!("{name}: Can't read {what}"), e))
-        };
-        let mut ehdr = [0u8; EHDR_SIZE as usize];
-        read(0, &mut ehdr, "the ELF header")?;
-        let e_phoff = u64::from_le_bytes(ehdr[32..40].try_into().expect("8 bytes"));
-        let e_shoff = u64::from_le_bytes(ehdr[40..48].try_into().expect("8 bytes"));
-        let mut phnum = u16::from_le_bytes([ehdr[56], ehdr[57]]) as u64;
-        if phnum == PN_XNUM {
-            let mut shdr = [0u8; SHDR_SIZE as usize];
-            read(e_shoff, &mut shdr, "section header 0")?;
-            phnum = u32::from_le_bytes(shdr[44..48].try_into().expect("4 bytes")) as u64;
-        }
-        let mut raw = vec![0u8; (phnum * PHDR_SIZE) as usize];
-        read(e_phoff, &mut raw, "the program headers")?;
-        let phdrs = raw
-            .chunks_exact(PHDR_SIZE as usize)
-            .map(Phdr::from_bytes)
-            .collect();
-        Ok(RawElf {
-            file,
-            name,
-            size,
-            ehdr,
-            phdrs,
-        })
-    }
 }
 
 /// Cut the input PT_LOADs on `dumpable` (makedumpfile `write_elf_pages_cyclic`), giving
@@ -290,25 +174,25 @@ pub fn write_elf(
     out: &mut dyn DumpOutput,
     progress: &dyn ProgressObserver,
 ) -> Result<ElfDumpSummary> {
-    let raw = RawElf::open(Path::new(vmcore.name()))?;
+    let name = vmcore.name();
+    let phdrs = vmcore.program_headers();
     let page_size = vmcore.page_size();
-    let note = raw
-        .phdrs
+    let note = phdrs
         .iter()
         .find(|p| p.p_type == PT_NOTE)
         .copied()
-        .ok_or_else(|| Error::invalid(format!("{}: Can't get a PT_NOTE header.", raw.name)))?;
+        .ok_or_else(|| Error::invalid(format!("{}: Can't get a PT_NOTE header.", name)))?;
     // The data area starts after the headers, whose size depends on the number of
     // segments: count them first.
-    let (segments, _) = cut_segments(&raw.phdrs, dumpable, page_size, 0);
+    let (segments, _) = cut_segments(phdrs, dumpable, page_size, 0);
     if segments.is_empty() {
         return Err(Error::invalid(format!(
             "{}: Can't get a number of PT_LOAD.",
-            raw.name
+            name
         )));
     }
     let num_phdrs = segments.len() as u64 + 1;
-    let mut ehdr = raw.ehdr;
+    let mut ehdr = *vmcore.elf_header();
     let mut offset_note = EHDR_SIZE + PHDR_SIZE * num_phdrs;
     // The program headers follow the ELF header (makedumpfile writes them there whatever
     // the input's e_phoff; /proc/vmcore has them there too).
@@ -330,22 +214,11 @@ pub fn write_elf(
         ehdr[56..58].copy_from_slice(&(num_phdrs as u16).to_le_bytes());
     }
     let offset_load = offset_note + note.p_filesz;
-    let (segments, elf_excluded) = cut_segments(&raw.phdrs, dumpable, page_size, offset_load);
+    let (segments, elf_excluded) = cut_segments(phdrs, dumpable, page_size, offset_load);
 
+    // (ElfVmcore::open checked that PT_NOTE lies inside the file; read_file_at checks again.)
     let mut note_data = vec![0u8; note.p_filesz as usize];
-    if note
-        .p_offset
-        .checked_add(note.p_filesz)
-        .is_none_or(|e| e > raw.size)
-    {
-        return Err(Error::invalid(format!(
-            "{}: PT_NOTE lies beyond the end of the file",
-            raw.name
-        )));
-    }
-    raw.file
-        .read_exact_at(&mut note_data, note.p_offset)
-        .map_err(|e| Error::io(ErrorKind::Read, format!("Can't read {}", raw.name), e))?;
+    vmcore.read_file_at(note.p_offset, &mut note_data)?;
 
     let mut headers = Vec::with_capacity(offset_note as usize);
     headers.extend_from_slice(&ehdr);
@@ -380,19 +253,7 @@ pub fn write_elf(
         let mut to = segment.phdr.p_offset;
         while remaining > 0 {
             let n = remaining.min(COPY_CHUNK as u64) as usize;
-            if from.checked_add(n as u64).is_none_or(|e| e > raw.size) {
-                return Err(Error::invalid(format!(
-                    "{}: Can't read the dump memory at offset {from:#x}: beyond the end of the file",
-                    raw.name
-                )));
-            }
-            raw.file.read_exact_at(&mut buf[..n], from).map_err(|e| {
-                Error::io(
-                    ErrorKind::Read,
-                    format!("Can't read the dump memory({})", raw.name),
-                    e,
-                )
-            })?;
+            vmcore.read_file_at(from, &mut buf[..n])?;
             out.write_at(to, &buf[..n])?;
             from += n as u64;
             to += n as u64;

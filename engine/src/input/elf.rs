@@ -109,8 +109,66 @@ impl ElfNotes {
     }
 }
 
+/// One ELF64 program header, as in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phdr {
+    /// `p_type`.
+    pub p_type: u32,
+    /// `p_flags`.
+    pub p_flags: u32,
+    /// `p_offset`.
+    pub p_offset: u64,
+    /// `p_vaddr`.
+    pub p_vaddr: u64,
+    /// `p_paddr`.
+    pub p_paddr: u64,
+    /// `p_filesz`.
+    pub p_filesz: u64,
+    /// `p_memsz`.
+    pub p_memsz: u64,
+    /// `p_align`.
+    pub p_align: u64,
+}
+
+impl Phdr {
+    /// Decode the 56 on-disk bytes.
+    pub fn from_bytes(b: &[u8]) -> Self {
+        let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+        Phdr {
+            p_type: u32::from_le_bytes(b[0..4].try_into().expect("4 bytes")),
+            p_flags: u32::from_le_bytes(b[4..8].try_into().expect("4 bytes")),
+            p_offset: u64_at(8),
+            p_vaddr: u64_at(16),
+            p_paddr: u64_at(24),
+            p_filesz: u64_at(32),
+            p_memsz: u64_at(40),
+            p_align: u64_at(48),
+        }
+    }
+
+    /// The 56 on-disk bytes.
+    pub fn to_bytes(&self) -> [u8; PHDR64_SIZE] {
+        let mut b = [0u8; PHDR64_SIZE];
+        b[0..4].copy_from_slice(&self.p_type.to_le_bytes());
+        b[4..8].copy_from_slice(&self.p_flags.to_le_bytes());
+        for (at, v) in [
+            (8, self.p_offset),
+            (16, self.p_vaddr),
+            (24, self.p_paddr),
+            (32, self.p_filesz),
+            (40, self.p_memsz),
+            (48, self.p_align),
+        ] {
+            b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        b
+    }
+}
+
 /// An opened ELF vmcore.
 pub struct ElfVmcore {
+    ehdr: [u8; EHDR64_SIZE],
+    phdrs: Vec<Phdr>,
     shared: Arc<SharedFile>,
     loads: Vec<PtLoad>,
     notes: ElfNotes,
@@ -220,6 +278,10 @@ impl ElfVmcore {
 
         let mut loads = Vec::new();
         let mut note_data = Vec::new();
+        let program_headers = phdrs
+            .chunks_exact(PHDR64_SIZE)
+            .map(Phdr::from_bytes)
+            .collect();
         for (index, ph) in phdrs.chunks_exact(PHDR64_SIZE).enumerate() {
             let p_type = read_u32(ph, 0);
             let p_offset = read_u64(ph, 8);
@@ -295,6 +357,8 @@ impl ElfVmcore {
         let max_paddr = loads.iter().map(|l| l.phys_end).max().unwrap_or(0);
         let max_mapnr = max_paddr.div_ceil(page_size);
         Ok(ElfVmcore {
+            ehdr,
+            phdrs: program_headers,
             shared,
             loads,
             notes,
@@ -308,6 +372,21 @@ impl ElfVmcore {
     /// The file name as given.
     pub fn name(&self) -> &str {
         &self.shared.name
+    }
+
+    /// The ELF header as read (the ELF writer copies it).
+    pub fn elf_header(&self) -> &[u8; EHDR64_SIZE] {
+        &self.ehdr
+    }
+
+    /// Every program header, in file order.
+    pub fn program_headers(&self) -> &[Phdr] {
+        &self.phdrs
+    }
+
+    /// Read raw bytes of the file (segment data for the ELF writer), bounds-checked.
+    pub fn read_file_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        WindowReader::new(self.shared.clone(), false).read_at(offset, buf)
     }
 
     /// The PT_LOADs in program-header order.
