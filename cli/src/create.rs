@@ -98,6 +98,7 @@ pub fn run(
         check_dump_file(path, config.force)?;
     }
     let vmcore = open_input(vmcore_path, config)?;
+    crate::debug_info::print_vmcore(messages, &vmcore);
     let mut levels = config.dump_levels.iter().copied().peekable();
     loop {
         let level = levels.next().unwrap_or(0);

@@ -16,11 +16,17 @@ use crate::create::{check_dump_file, open_input};
 
 /// Extract the log; on a corrupted log the records before the corruption are still
 /// written, then the error is returned (makedumpfile does the same).
-pub fn run(config: &Config, vmcore_path: &str, logfile: Option<&str>) -> Result<()> {
+pub fn run(
+    config: &Config,
+    vmcore_path: &str,
+    logfile: Option<&str>,
+    messages: &crate::messages::Messages,
+) -> Result<()> {
     if let Some(path) = logfile {
         check_dump_file(path, config.force)?;
     }
     let vmcore = open_input(vmcore_path, config)?;
+    crate::debug_info::print_vmcore(messages, &vmcore);
     let info = vmcore.vmcoreinfo().ok_or_else(|| {
         Error::invalid(format!(
             "{vmcore_path}: the vmcore has no VMCOREINFO: Can't find some symbols for log_buf."

@@ -6,6 +6,7 @@
 
 mod config;
 mod create;
+mod debug_info;
 mod dmesg;
 mod elf;
 mod messages;
@@ -67,6 +68,7 @@ fn run(args: Vec<String>) -> i32 {
         }
         _ => {}
     }
+    debug_info::print_invocation(&messages, &args);
     if config.check_params {
         // mkdumprd validates a core_collector line this way: options only, no banner.
         return COMPLETED;
@@ -95,7 +97,7 @@ fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
             Ok(())
         }
         Mode::Dmesg { vmcore, logfile } => {
-            dmesg::run(config, vmcore, logfile.as_deref())?;
+            dmesg::run(config, vmcore, logfile.as_deref(), messages)?;
             if let Some(path) = logfile {
                 messages.common(&format!("\nThe dmesg log is saved to {path}.\n"));
             }

@@ -564,3 +564,32 @@ fn a_flattened_stream_carries_one_final_header() {
         "one header record, zlib status, not incomplete"
     );
 }
+
+/// openSUSE's kdump-save runs `makedumpfile -F --message-level 8 --dump-dmesg /proc/vmcore`
+/// and parses OSRELEASE and CRASHTIME from the indented VMCOREINFO lines on stderr.
+#[test]
+fn debug_level_prints_vmcoreinfo_lines_for_scripts() {
+    let dir = TempDir::new("debug");
+    let vmcore = write_vmcore(&dir, &SyntheticVmcore::mixed(61));
+    let out = run(&[
+        "-F",
+        "--message-level",
+        "8",
+        "-l",
+        "-d",
+        "31",
+        vmcore.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("VMCOREINFO   :\n"), "{err}");
+    assert!(
+        err.contains("\n  OSRELEASE=6.1.0-56-cloud-amd64\n"),
+        "{err}"
+    );
+    assert!(err.contains("\n  CRASHTIME=1700000000\n"), "{err}");
+    assert!(
+        out.stdout.starts_with(b"makedumpfile\0"),
+        "stdout carries only the stream"
+    );
+}
