@@ -26,12 +26,12 @@ use crate::progress::{ProgressObserver, Stage};
 /// (makedumpfile `PFN_EXCLUDED`).
 pub const PFN_EXCLUDED: u64 = 256;
 
-const EHDR_SIZE: u64 = 64;
-const PHDR_SIZE: u64 = 56;
-const SHDR_SIZE: u64 = 64;
-const PT_LOAD: u32 = 1;
-const PT_NOTE: u32 = 4;
-const PN_XNUM: u64 = 0xffff;
+// The ELF64 layout constants of the input reader, in the widths the writer computes in.
+const EHDR_SIZE: u64 = elf::EHDR64_SIZE as u64;
+const PHDR_SIZE: u64 = elf::PHDR64_SIZE as u64;
+const SHDR_SIZE: u64 = elf::SHDR64_SIZE as u64;
+const PN_XNUM: u64 = elf::PN_XNUM as u64;
+use crate::input::elf::{self, PT_LOAD, PT_NOTE};
 /// `e_flags` bit makedumpfile sets on an incomplete ELF dump.
 pub const ELF_INCOMPLETE: u32 = 1;
 /// Bytes copied per write while streaming segment data.

@@ -19,12 +19,12 @@ use crate::vmcoreinfo::VmcoreInfo;
 const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
 const ELFCLASS64: u8 = 2;
 const ELFDATA2LSB: u8 = 1;
-const EHDR64_SIZE: usize = 64;
-const PHDR64_SIZE: usize = 56;
-const SHDR64_SIZE: usize = 64;
-const PN_XNUM: u16 = 0xffff;
-const PT_LOAD: u32 = 1;
-const PT_NOTE: u32 = 4;
+pub(crate) const EHDR64_SIZE: usize = 64;
+pub(crate) const PHDR64_SIZE: usize = 56;
+pub(crate) const SHDR64_SIZE: usize = 64;
+pub(crate) const PN_XNUM: u16 = 0xffff;
+pub(crate) const PT_LOAD: u32 = 1;
+pub(crate) const PT_NOTE: u32 = 4;
 const NT_PRSTATUS: u32 = 1;
 /// Physical addresses above 2^52 do not exist on any architecture Linux supports
 /// (x86_64 MAX_PHYSMEM_BITS is 52 with 5-level paging); larger ones are corruption.
