@@ -87,7 +87,9 @@ pub fn dump_dmesg(
             let index = end & (len - 1);
             let old = len - index;
             kernel
-                .read(buf_addr + index, &mut buffer[..old as usize])
+                // Kernel addresses are modular (C unsigned long): a corrupted log_buf near
+                // 2^64 wraps and then fails to translate, as in makedumpfile.
+                .read(buf_addr.wrapping_add(index), &mut buffer[..old as usize])
                 .map_err(|e| e.context("Can't read old dmesg log"))?;
             kernel
                 .read(buf_addr, &mut buffer[old as usize..])
@@ -290,9 +292,12 @@ impl LocklessLog {
         let ring = self.desc_ring;
         let count_bits = u32_at(&prb, ring + self.count_bits)?;
         let size_bits = u32_at(&prb, self.text_data_ring + self.size_bits)?;
-        let count = 1u64
-            .checked_shl(count_bits)
-            .filter(|&c| c * self.size_desc.max(self.size_info) <= MAX_BUFFER);
+        // count_bits up to 63 is representable, but the arrays it sizes must not overflow
+        // or exceed MAX_BUFFER (fuzz/fuzz_targets/printk.rs found the overflow).
+        let count = 1u64.checked_shl(count_bits).filter(|&c| {
+            c.checked_mul(self.size_desc.max(self.size_info))
+                .is_some_and(|bytes| bytes <= MAX_BUFFER)
+        });
         let data_size = 1u64.checked_shl(size_bits).filter(|&s| s <= MAX_BUFFER);
         let (Some(count), Some(data_size)) = (count, data_size) else {
             return Err(Error::invalid(format!(
@@ -336,7 +341,7 @@ impl LocklessLog {
                 .map_err(|e| e.context("Can't get clear_seq"))?;
             let clear_seq = match latched {
                 Some(val) => kernel
-                    .read_u64(symbol + val + (raw & 1) * 8)
+                    .read_u64(symbol.wrapping_add(val).wrapping_add((raw & 1) * 8))
                     .map_err(|e| e.context("Can't get latched clear_seq"))?,
                 None => raw,
             };
@@ -350,7 +355,7 @@ impl LocklessLog {
                 break;
             }
             self.record(&descs, &infos, &text, count, data_size, id, out)?;
-            id = (id + 1) & DESC_ID_MASK;
+            id = id.wrapping_add(1) & DESC_ID_MASK;
         }
         self.record(&descs, &infos, &text, count, data_size, id, out)
     }

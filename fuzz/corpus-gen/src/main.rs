@@ -302,6 +302,23 @@ fn machine_seeds(corpus: &Corpus) -> Result<(), Error> {
             &seed,
         )?;
     }
+    // printk: well-formed lockless rings (flags, count_bits, first id, lpos, records, then
+    // per record ts, caller id, length, text), with and without the caller-id column and
+    // with ids that wrap the descriptor ring.
+    for (flags, count_bits, first_id) in [(0u8, 3u8, 5u32), (2, 1, 0xffff_fff0), (1, 4, 77)] {
+        let mut seed = vec![flags, count_bits];
+        seed.extend_from_slice(&first_id.to_le_bytes());
+        seed.extend_from_slice(&3u16.to_le_bytes());
+        seed.push(12);
+        for i in 0..12u64 {
+            let text = format!("record {i}: printk text\twith a tab and \u{e9}");
+            seed.extend_from_slice(&(i * 1_234_567_891).to_le_bytes());
+            seed.extend_from_slice(&(0x8000_0000u32 | i as u32).to_le_bytes());
+            seed.push(text.len() as u8);
+            seed.extend_from_slice(text.as_bytes());
+        }
+        corpus.put("printk", &format!("ring-flags-{flags}-bits-{count_bits}"), &seed)?;
+    }
     // codec_decompress / elf_notes: garbage and empty.
     corpus.put("codec_decompress", "garbage", &[0xff; 17])?;
     corpus.put("elf_notes", "synthetic-like", &synthetic_notes())?;
