@@ -220,9 +220,10 @@ for c in "${CATEGORIES[@]}"; do
     done
 done
 in_spread() {  # CATEGORY
-    local c=$1 v bad=0
+    local c=$1 v bad=0 lo
     [[ -n ${LO[$c]:-} ]] || { echo "makedumpfile printed no $c row"; return 1; }
-    echo "makedumpfile $c: ${LO[$c]}..${HI[$c]}; allowed $((LO[$c] - TOLERANCE))..$((HI[$c] + TOLERANCE))"
+    lo=$((LO[$c] - TOLERANCE)); ((lo >= 0)) || lo=0
+    echo "makedumpfile $c: ${LO[$c]}..${HI[$c]}; allowed $lo..$((HI[$c] + TOLERANCE))"
     for ((i = 1; i <= RUNS; i++)); do
         v=${N[$c/rs/$i]}
         if [[ ! $v =~ ^[0-9]+$ ]]; then
@@ -260,7 +261,7 @@ echo
 echo "--mem-usage /proc/kcore, $PROFILE, live first kernel (pages; c = makedumpfile 1.7.2, rs = ours; runs alternate c1 rs1 c2 rs2 ...)"
 hdr=$(printf '%-14s' category)
 for ((i = 1; i <= RUNS; i++)); do hdr+=$(printf ' %9s %9s' "c$i" "rs$i"); done
-printf '%s %9s %9s %9s\n' "$hdr" "c spread" "rs-c max" allowed
+printf '%s %9s %9s %9s\n' "$hdr" "c spread" "rs out" allowed
 for c in "${CATEGORIES[@]}"; do
     line=$(printf '%-14s' "$c")
     dmax=0
@@ -278,7 +279,7 @@ for c in "${CATEGORIES[@]}"; do
     [[ -n ${LO[$c]:-} ]] && spread=$((HI[$c] - LO[$c]))
     printf '%s %9s %9s %9s\n' "$line" "$spread" "$dmax" "+-$TOLERANCE"
 done
-echo "(c spread: max - min of makedumpfile's runs; rs-c max: how far ours lies outside that spread, 0 = inside)"
+echo "(c spread: max - min of makedumpfile's runs; rs out: how far ours lies outside that spread at most, 0 = inside)"
 echo
 echo "Timings inside the TCG guest (GNU time -v)"
 printf '%-10s %-5s %-10s %-12s %-8s %-8s\n' run exit wall "max RSS" user sys
