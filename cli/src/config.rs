@@ -47,6 +47,11 @@ pub enum Mode {
         /// The output file.
         dumpfile: String,
     },
+    /// `--mem-usage /proc/kcore`: classify the running kernel's pages, print the table.
+    MemUsage {
+        /// The memory image (the first operand; makedumpfile ignores a second one).
+        memory: String,
+    },
 }
 
 /// A validated configuration.
@@ -117,7 +122,6 @@ impl ConfigError {
 /// Options that makedumpfile has and this tool does not implement yet: refused with a
 /// clear message rather than silently ignored.
 const NOT_YET: &[(&str, &str)] = &[
-    ("mem-usage", "--mem-usage"),
     ("x", "-x VMLINUX"),
     ("i", "-i VMCOREINFO"),
     ("g", "-g VMCOREINFO"),
@@ -158,6 +162,7 @@ pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
     let (mut help, mut version, mut rebuild, mut debug, mut show_stats) =
         (false, false, false, false, false);
     let mut dmesg = false;
+    let mut mem_usage = false;
     let (mut split, mut reassemble) = (false, false);
     for option in &raw.options {
         let value = option.value.as_deref().unwrap_or("");
@@ -191,6 +196,7 @@ pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
             "show-stats" => show_stats = true,
             "dry-run" => config.dry_run = true,
             "dump-dmesg" => dmesg = true,
+            "mem-usage" => mem_usage = true,
             "partial-dmesg" => config.partial_dmesg = true,
             "dmesg-caller-id" => config.dmesg_caller_id = true,
             "L" => match parse_size(value) {
@@ -272,6 +278,22 @@ pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
         }
     } else if reassemble {
         crate::split::reassemble_mode(&config, split, ops)?
+    } else if mem_usage {
+        // makedumpfile runs check_param_for_creating_dumpfile and then reads only the
+        // first operand: `--mem-usage /proc/kcore` or a create-style line.
+        if let Some(message) = crate::elf::incompatible(&config, split) {
+            return Err(ConfigError::with(message, true));
+        }
+        match (ops.len(), config.flatten, split) {
+            (1, _, _) | (2, false, false) => {}
+            (n, _, true) if n >= 2 => {
+                crate::split::split_mode(&config, ops)?;
+            }
+            _ => return Err(ConfigError::invalid()),
+        }
+        Mode::MemUsage {
+            memory: ops[0].clone(),
+        }
     } else if let Some(message) = crate::elf::incompatible(&config, split) {
         return Err(ConfigError::with(message, true));
     } else if split {
@@ -382,6 +404,32 @@ mod tests {
             }
         );
         assert!(debian.flatten);
+    }
+
+    #[test]
+    fn mem_usage_reads_the_first_operand_as_makedumpfile() {
+        let memory = |args: &[&str]| match build_from(args).map(|c| c.mode) {
+            Ok(Mode::MemUsage { memory }) => Ok(memory),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.message),
+        };
+        assert_eq!(
+            memory(&["--mem-usage", "/proc/kcore"]),
+            Ok("/proc/kcore".into())
+        );
+        assert_eq!(
+            memory(&["--mem-usage", "-d", "1", "kc", "x"]),
+            Ok("kc".into())
+        );
+        assert_eq!(memory(&["--mem-usage", "-F", "kc"]), Ok("kc".into()));
+        assert!(memory(&["--mem-usage"]).is_err());
+        assert!(memory(&["--mem-usage", "a", "b", "c"]).is_err());
+        assert!(memory(&["--mem-usage", "-F", "a", "b"]).is_err());
+        assert!(memory(&["--mem-usage", "-E", "-c", "a"]).is_err());
+        assert_eq!(
+            memory(&["--mem-usage", "-E", "--num-threads", "2", "a"]),
+            Err("--num-threads cannot used with ELF format.\n".into())
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod create;
 mod debug_info;
 mod dmesg;
 mod elf;
+mod mem_usage;
 mod messages;
 mod options;
 mod progress;
@@ -40,7 +41,7 @@ fn run(args: Vec<String>) -> i32 {
         Err(e) => {
             eprintln!("makedumpfile: {}", e.0);
             print_invalid(&default_messages);
-            return finish(&default_messages, FAILED, false);
+            return finish(&default_messages, FAILED, Banner::Status);
         }
     };
     let flatten = raw.options.iter().any(|o| o.name == "F");
@@ -53,7 +54,12 @@ fn run(args: Vec<String>) -> i32 {
                 print_invalid(&messages);
             }
             let check_params = raw.options.iter().any(|o| o.name == "check-params");
-            return finish(&messages, FAILED, check_params);
+            let banner = if check_params {
+                Banner::Nothing
+            } else {
+                Banner::Status
+            };
+            return finish(&messages, FAILED, banner);
         }
     };
     let messages = Messages::new(config.message_level, config.flatten);
@@ -82,7 +88,11 @@ fn run(args: Vec<String>) -> i32 {
             exit_code(&e)
         }
     };
-    finish(&messages, status, false)
+    let banner = match config.mode {
+        Mode::MemUsage { .. } if status == COMPLETED => Banner::BlankLine,
+        _ => Banner::Status,
+    };
+    finish(&messages, status, banner)
 }
 
 fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
@@ -123,6 +133,7 @@ fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
             messages.common(&format!("\nThe dumpfile is saved to {dumpfile}.\n"));
             Ok(())
         }
+        Mode::MemUsage { memory } => mem_usage::run(config, memory, messages),
         Mode::Help | Mode::Version => Ok(()),
     }
 }
@@ -140,10 +151,22 @@ fn print_invalid(messages: &Messages) {
     messages.common("Try `makedumpfile --help' for more information.\n");
 }
 
-/// The final banner: blank line, then Completed or Failed (none for --check-params).
-fn finish(messages: &Messages, status: i32, check_params: bool) -> i32 {
-    if !check_params {
+/// How a run ends on the message stream.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Banner {
+    /// A blank line, then "makedumpfile Completed." or "makedumpfile Failed.".
+    Status,
+    /// The blank line only: makedumpfile ends a successful --mem-usage table this way.
+    BlankLine,
+    /// Nothing: --check-params (mkdumprd validates a core_collector line silently).
+    Nothing,
+}
+
+fn finish(messages: &Messages, status: i32, banner: Banner) -> i32 {
+    if banner != Banner::Nothing {
         messages.common("\n");
+    }
+    if banner == Banner::Status {
         messages.common(if status == COMPLETED {
             "makedumpfile Completed.\n"
         } else {

@@ -8,9 +8,11 @@
 //! truncated or hostile core gives an error naming the segment, never a SIGBUS.
 
 use std::fs::File;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::kcore;
 use super::window::{SharedFile, WindowReader};
 use super::{PageReader, PhysicalMemory};
 use crate::error::{Error, ErrorKind, Result};
@@ -195,6 +197,22 @@ pub fn is_elf(head: &[u8]) -> bool {
 impl ElfVmcore {
     /// Open and validate an ELF64 little-endian core.
     pub fn open(path: &Path, use_mmap: bool) -> Result<Self> {
+        Self::open_selecting(path, use_mmap, None)
+    }
+
+    /// Open `/proc/kcore` (or a core laid out like it) for `--mem-usage`: segments without
+    /// a physical address are skipped and the `reserved` physical ranges (the capture
+    /// kernel's memory) are cut out of the direct map (see [`super::kcore`]). kcore cannot
+    /// be mmapped, so it is read with `pread`.
+    pub fn open_kcore(path: &Path, reserved: &[Range<u64>]) -> Result<Self> {
+        Self::open_selecting(path, false, Some(reserved))
+    }
+
+    fn open_selecting(
+        path: &Path,
+        use_mmap: bool,
+        kcore_reserved: Option<&[Range<u64>]>,
+    ) -> Result<Self> {
         let name = path.display().to_string();
         let file = File::open(path).map_err(|e| {
             Error::io(
@@ -310,6 +328,7 @@ impl ElfVmcore {
                     note_data.resize(start + p_filesz as usize, 0);
                     reader.read_at(p_offset, &mut note_data[start..])?;
                 }
+                PT_LOAD if kcore_reserved.is_some() && p_paddr == kcore::NOT_PADDR => {}
                 PT_LOAD => {
                     if !in_file {
                         return Err(Error::invalid(format!(
@@ -340,9 +359,17 @@ impl ElfVmcore {
                 _ => {}
             }
         }
+        if let Some(reserved) = kcore_reserved {
+            loads = kcore::exclude_reserved(loads, reserved);
+        }
         if loads.is_empty() {
+            let which = match kcore_reserved {
+                Some(_) => "with a physical address outside the crash kernel's memory",
+                None => "",
+            };
             return Err(Error::invalid(format!(
-                "{name}: Can't get the number of PT_LOAD (no PT_LOAD program header)"
+                "{name}: Can't get the number of PT_LOAD (no PT_LOAD program header{}{which})",
+                if which.is_empty() { "" } else { " " }
             )));
         }
         let notes = ElfNotes::parse(note_data, &name)?;
@@ -402,6 +429,30 @@ impl ElfVmcore {
     /// VMCOREINFO from the notes, if present.
     pub fn vmcoreinfo(&self) -> Option<&VmcoreInfo> {
         self.vmcoreinfo.as_ref()
+    }
+
+    /// Take VMCOREINFO from physical memory instead of the notes: kcore of kernels before
+    /// 4.19 has no VMCOREINFO note, and /sys/kernel/vmcoreinfo gives its address and size
+    /// (makedumpfile `set_kcore_vmcoreinfo`). The page size and `max_mapnr` follow it.
+    pub fn load_vmcoreinfo_from_memory(&mut self, paddr: u64, size: u64) -> Result<()> {
+        if size == 0 || size > MAX_NOTES_SIZE {
+            return Err(Error::invalid(format!(
+                "{}: VMCOREINFO size {size:#x} is not plausible",
+                self.shared.name
+            )));
+        }
+        let mut text = vec![0u8; size as usize];
+        self.elf_reader()
+            .read_phys(paddr, &mut text)
+            .map_err(|e| e.context(format!("VMCOREINFO at {paddr:#x}")))?;
+        let info = VmcoreInfo::parse(&text);
+        if let Some(page_size) = info.page_size().map_err(|e| e.context(&self.shared.name))? {
+            self.page_size = page_size;
+            let max_paddr = self.loads.iter().map(|l| l.phys_end).max().unwrap_or(0);
+            self.max_mapnr = max_paddr.div_ceil(page_size);
+        }
+        self.vmcoreinfo = Some(info);
+        Ok(())
     }
 
     /// A concrete reader (the trait object form is [`PhysicalMemory::reader`]).

@@ -6,6 +6,7 @@
 //! window.
 
 pub mod elf;
+pub mod kcore;
 pub mod kdump;
 pub mod kdump_memory;
 pub mod window;

@@ -24,6 +24,8 @@ const NODATA_PAGES: u64 = 4;
 pub const COMPOUND_ANON: Range<u64> = 1152..1280;
 /// An order-7 free buddy block.
 pub const BUDDY_ORDER_7: Range<u64> = 1280..1408;
+/// x86_64 `VMALLOC_START` without KASLR: where kcore's vmalloc segment starts.
+const VMALLOC_START: u64 = 0xffff_c900_0000_0000;
 /// Kernel text PT_LOAD: this many pages from phys_base, overlapping RAM.
 const KERNEL_TEXT_PAGES: u64 = 64;
 
@@ -38,6 +40,9 @@ pub struct SyntheticVmcore {
     pub nr_cpus: usize,
     /// Put the program headers after a gap (like QEMU, which makedumpfile mishandles).
     pub phoff_gap: u64,
+    /// Append this many one-page PT_LOADs without a physical address (`p_paddr = -1`),
+    /// as /proc/kcore has for vmalloc, vmemmap and modules: the file then looks like kcore.
+    pub unmapped_segments: u64,
 }
 
 impl std::fmt::Debug for SyntheticVmcore {
@@ -123,6 +128,7 @@ impl SyntheticVmcore {
             machine,
             nr_cpus: 2,
             phoff_gap: 0,
+            unmapped_segments: 0,
         }
     }
 
@@ -157,7 +163,7 @@ impl SyntheticVmcore {
                 (end - start) * PS,
             ));
         }
-        let phnum = 1 + segments.len();
+        let phnum = 1 + segments.len() + self.unmapped_segments as usize;
         let phoff = 64 + self.phoff_gap;
         let mut offset = phoff + (phnum * 56) as u64;
         let mut phdrs = Vec::new();
@@ -176,6 +182,11 @@ impl SyntheticVmcore {
             phdrs.push(phdr(1, offset, vaddr, paddr, filesz, memsz));
             payload.extend_from_slice(&memory[paddr as usize..(paddr + filesz) as usize]);
             offset += filesz;
+        }
+        for i in 0..self.unmapped_segments {
+            phdrs.push(phdr(1, offset, VMALLOC_START + i * PS, u64::MAX, PS, PS));
+            payload.resize(payload.len() + PS as usize, 0xa5);
+            offset += PS;
         }
         let mut out = Vec::new();
         out.extend_from_slice(b"\x7fELF\x02\x01\x01\0");
