@@ -43,7 +43,9 @@
 #     shmem alone is 10240 pages (40 MiB) on cloud-1g, its memhog zero pages 8192, the
 #     free pages ~100000. (A binary whose own anonymous memory is over ~1 MiB larger than
 #     makedumpfile's ~2.7 MB peak RSS also shows up here, as USER pages: compare the RSS
-#     column of the timings.)
+#     column of the timings.) Our first implementation (main 7f78173) lay at most 27
+#     pages outside makedumpfile's spread (cloud-1g: NON_PRI_CACHE 12 below in every run
+#     of 3 boots, also after a global LRU drain; generic-2g: 27 below, USER 13 above).
 #   - error cases: the same exit code, the same stderr byte for byte, the same stdout
 #     after the digit normalisation above (an extra argument is not refused by 1.7.2:
 #     it prints the usage table).
