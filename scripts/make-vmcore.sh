@@ -40,7 +40,25 @@
 #         scripts/make-vmcore.sh --collector /usr/bin/makedumpfile \
 #             --collector-args '-l --message-level 7 -d 31'
 #
-# The last line of stdout is always the result path (vmcore file or collector-out dir).
+#   scripts/make-vmcore.sh [--profile P] --first-kernel SCRIPT [--install HOSTBIN:/guest/path]...
+#       First-kernel mode, for tools that run on a LIVE kernel (makedumpfile --mem-usage
+#       /proc/kcore needs the VMCOREINFO note of /proc/kcore and "Crash kernel" in
+#       /proc/iomem; the guest boots with crashkernel=256M). Same image, boot and workload
+#       as the other modes, so memory looks like the vmcore's; but instead of arming kexec
+#       and panicking, the first kernel runs SCRIPT (a host shell script, copied into the
+#       guest) with busybox sh -o pipefail, in /out, the ext4 output disk, with stdin from
+#       /dev/null and stdout/stderr to /out/first.log; then it syncs, unmounts /out and
+#       powers off. Each --install copies HOSTBIN (with the libraries ldd lists) to
+#       /guest/path in the first kernel's image (HOSTBIN alone installs as /bin/NAME);
+#       /usr/bin/time (GNU time -v) is always installed. Every regular file at the top of
+#       /out is extracted into $CACHE/first-kernel-out/<profile>/, with result.txt (exit
+#       code, kernel, memory) and serial.log. Never cached; exit status is non-zero if
+#       SCRIPT failed. Example (tests/mem-usage.sh does this for two binaries):
+#         printf 'makedumpfile --mem-usage /proc/kcore >usage.txt\n' >/tmp/s.sh
+#         scripts/make-vmcore.sh --first-kernel /tmp/s.sh --install /usr/bin/makedumpfile
+#
+# The last line of stdout is always the result path (vmcore file, collector-out or
+# first-kernel-out dir).
 # Environment: MAKEDUMPFILE_RS_CACHE (cache dir), QEMU_TIMEOUT (seconds, default 900).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -53,6 +71,8 @@ COLLECTOR_ARGS_SET=0
 KEEP_VMCORE=0
 CAPTURE_CPUS=1
 CAPTURE_EXTRA=
+FIRST_SCRIPT=
+INSTALLS=()
 while (($#)); do
     case $1 in
         --profile) PROFILE=${2:?--profile needs a value}; shift 2 ;;
@@ -67,6 +87,10 @@ while (($#)); do
         --collector=*) COLLECTOR=${1#*=}; shift ;;
         --collector-args) COLLECTOR_ARGS=${2?--collector-args needs a value}; COLLECTOR_ARGS_SET=1; shift 2 ;;
         --collector-args=*) COLLECTOR_ARGS=${1#*=}; COLLECTOR_ARGS_SET=1; shift ;;
+        --first-kernel) FIRST_SCRIPT=${2:?--first-kernel needs a script}; shift 2 ;;
+        --first-kernel=*) FIRST_SCRIPT=${1#*=}; shift ;;
+        --install) INSTALLS+=("${2:?--install needs HOSTBIN[:/guest/path]}"); shift 2 ;;
+        --install=*) INSTALLS+=("${1#*=}"); shift ;;
         -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
@@ -76,6 +100,12 @@ if [[ -z $COLLECTOR ]] && ((COLLECTOR_ARGS_SET)); then
 fi
 if [[ -z $COLLECTOR ]] && ((KEEP_VMCORE)); then
     die "--keep-vmcore only applies to --collector mode"
+fi
+if [[ -n $FIRST_SCRIPT && -n $COLLECTOR ]]; then
+    die "--first-kernel and --collector are different modes: give one"
+fi
+if [[ -z $FIRST_SCRIPT ]] && ((${#INSTALLS[@]})); then
+    die "--install only applies to --first-kernel mode"
 fi
 [[ $CAPTURE_CPUS =~ ^[1-9][0-9]*$ ]] || die "--capture-cpus needs a positive number, not '$CAPTURE_CPUS'"
 [[ $CAPTURE_EXTRA != *"'"* ]] || die "--capture-append must not contain single quotes"
@@ -113,7 +143,19 @@ CAPTURE_APPEND="console=ttyS0 irqpoll nr_cpus=$CAPTURE_CPUS reset_devices panic=
 
 VMCORE_DIR=$CACHE/vmcores/$PROFILE
 VMCORE=$VMCORE_DIR/vmcore
-if [[ -z $COLLECTOR ]]; then
+INSTALL_SRC=() INSTALL_DEST=()
+if [[ -n $FIRST_SCRIPT ]]; then
+    MODE=first-kernel
+    [[ -f $FIRST_SCRIPT && -r $FIRST_SCRIPT ]] || die "--first-kernel $FIRST_SCRIPT is not a readable file"
+    FIRST_SCRIPT=$(readlink -f "$FIRST_SCRIPT")
+    for spec in "${INSTALLS[@]}"; do
+        # Split at the last colon: the guest path is absolute and has none.
+        if [[ $spec == *:* ]]; then src=${spec%:*} dest=${spec##*:}; else src=$spec dest=/bin/$(basename "$spec"); fi
+        [[ -f $src && -x $src ]] || die "--install $spec: $src is not an executable file"
+        [[ $dest == /?* ]] || die "--install $spec: the guest path must be absolute"
+        INSTALL_SRC+=("$(readlink -f "$src")"); INSTALL_DEST+=("$dest")
+    done
+elif [[ -z $COLLECTOR ]]; then
     MODE=copy
     if [[ -s $VMCORE ]] && ((FORCE == 0)); then
         log "cached vmcore (use --force to regenerate)"
@@ -133,7 +175,7 @@ done
 need_file /bin/busybox "apt-get install busybox-static"
 file_is_static() { ! ldd "$1" >/dev/null 2>&1; }
 file_is_static /bin/busybox || die "/bin/busybox is not static (install busybox-static)"
-if [[ $MODE == collector ]]; then need_file /usr/bin/time "apt-get install time"; fi
+if [[ $MODE != copy ]]; then need_file /usr/bin/time "apt-get install time"; fi
 
 BUILD=$CACHE/build/$PROFILE
 WORK=$BUILD/$MODE
@@ -280,6 +322,17 @@ mkdir -p "$EXTRA/bin"
 install -m 0644 "$VMLINUZ" "$EXTRA/vmlinuz"
 install -m 0644 "$WORK/capture.cpio.gz" "$EXTRA/initrd.img"
 install -m 0755 "$CACHE/build/bin/memhog" "$EXTRA/bin/memhog"
+if [[ $MODE == first-kernel ]]; then
+    # Only the first kernel runs them, so they go into its part of the image; the capture
+    # image (and the memory the first kernel's rootfs holds) stays what the vmcore had,
+    # plus these files.
+    for i in "${!INSTALL_SRC[@]}"; do
+        copy_with_libs "${INSTALL_SRC[$i]}" "$EXTRA" "${INSTALL_DEST[$i]}"
+        log "install ${INSTALL_SRC[$i]} as ${INSTALL_DEST[$i]}"
+    done
+    copy_with_libs /usr/bin/time "$EXTRA" /usr/bin/time
+    install -D -m 0644 "$FIRST_SCRIPT" "$EXTRA/etc/first-kernel.sh"
+fi
 cat "$WORK/capture.cpio.gz" <(mkcpio "$EXTRA") >"$WORK/initrd.gz"
 log "initramfs: capture $(du -h "$WORK/capture.cpio.gz" | cut -f1), first $(du -h "$WORK/initrd.gz" | cut -f1)"
 
@@ -304,7 +357,7 @@ OUT_IMG=$WORK/out.img
 # Sparse; room for the whole core (copy) or an ELF/-d 0 output (collector), plus a copy
 # of the core with --keep-vmcore.
 truncate -s $(((1 + KEEP_VMCORE) * MEM_MB + 512))M "$OUT_IMG"
-if [[ $MODE == collector ]]; then
+if [[ $MODE != copy ]]; then
     mkfs.ext4 -q -F -L mkvmcore-out "$OUT_IMG"
 fi
 
@@ -314,7 +367,7 @@ if [[ $MODE == copy ]]; then
     # vmcore and its serial.log consistent.
     mkdir -p "$VMCORE_DIR"; SERIAL=$WORK/serial.log
 else
-    RESULT_DIR=$CACHE/collector-out/$PROFILE
+    RESULT_DIR=$CACHE/$([[ $MODE == collector ]] && echo collector-out || echo first-kernel-out)/$PROFILE
     rm -rf "$RESULT_DIR"; mkdir -p "$RESULT_DIR"; SERIAL=$RESULT_DIR/serial.log
 fi
 : >"$SERIAL"
@@ -328,7 +381,11 @@ QEMU=(qemu-system-x86_64 -accel tcg -smp "$SMP" -m "$MEM_MB" -nodefaults -displa
       -drive "file=$DATA_IMG,if=virtio,format=raw,readonly=on"
       -drive "file=$OUT_IMG,if=virtio,format=raw")
 log "booting $KVER ($MEM_MB MB, -smp $SMP, crashkernel=$CRASHKERNEL, mode $MODE); serial: $SERIAL"
-log "capture kernel command line: $CAPTURE_APPEND"
+if [[ $MODE == first-kernel ]]; then
+    log "first-kernel script: $FIRST_SCRIPT"
+else
+    log "capture kernel command line: $CAPTURE_APPEND"
+fi
 t0=$(date +%s)
 qrc=0
 timeout "$QEMU_TIMEOUT" "${QEMU[@]}" </dev/null >&2 || qrc=$?
@@ -341,9 +398,44 @@ failed() {
     tail -n 60 "$SERIAL" >&2
     exit 1
 }
+# extract_out_disk IMG DIR: every regular file at the top of the ext4 image IMG into DIR.
+extract_out_disk() {
+    local img=$1 dir=$2 mode name
+    # `ls -p` lines: /ino/mode/uid/gid/name/size/ ; regular files have mode 100xxx.
+    while IFS=/ read -r _ _ mode _ _ name _; do
+        [[ $mode == 100* ]] || continue
+        debugfs -R "dump -p /$name $dir/$name" "$img" 2>/dev/null
+        [[ -f $dir/$name ]] || failed "debugfs could not extract /$name"
+    done < <(debugfs -R 'ls -p /' "$img" 2>/dev/null)
+}
 ((qrc == 124)) && failed "QEMU timed out after ${QEMU_TIMEOUT}s"
 ((qrc == 0)) || failed "QEMU exited with status $qrc"
 grep -aq '^@@MKV FAIL' "$SERIAL" && failed "guest reported a failure"
+
+if [[ $MODE == first-kernel ]]; then
+    frc=$(grep -a -m1 '^@@MKV FIRST_KERNEL_DONE' "$SERIAL" | sed 's/.*rc=//' | tr -d '\r')
+    [[ $frc =~ ^[0-9]+$ ]] || failed "the first-kernel script did not report completion"
+    extract_out_disk "$OUT_IMG" "$RESULT_DIR"
+    {
+        echo "profile:      $PROFILE"
+        echo "kernel:       $KVER ($(basename "$deb"))"
+        echo "guest:        ${MEM_MB} MB, -smp $SMP, crashkernel=$CRASHKERNEL, TCG"
+        echo "workload:     data ${DATA_RANDOM_MB}+${DATA_B64_MB}+${DATA_TEXT_MB} MB (random+b64+text), shm ${SHM_RANDOM_MB}+${SHM_TEXT_MB}+${SHM_ZERO_MB} MB, memhogs $MEMHOGS"
+        echo "script:       $FIRST_SCRIPT"
+        for i in "${!INSTALL_SRC[@]}"; do echo "installed:    ${INSTALL_SRC[$i]} as ${INSTALL_DEST[$i]}"; done
+        echo "exit code:    $frc"
+        grep -a -m1 '^@@MKV WORKLOAD_DONE' "$SERIAL" | sed 's/^@@MKV WORKLOAD_DONE/meminfo before: /' | tr -d '\r'
+        grep -a -m1 '^@@MKV FIRST_KERNEL_MEM' "$SERIAL" | sed 's/^@@MKV FIRST_KERNEL_MEM/meminfo after:  /' | tr -d '\r'
+        echo "qemu seconds: $((t1 - t0))"
+        echo "created:      $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    } >"$RESULT_DIR/result.txt"
+    cat "$RESULT_DIR/result.txt" >&2
+    ls -l "$RESULT_DIR" >&2
+    rm -rf "$WORK"
+    ((frc == 0)) || { warn "first-kernel script exited with $frc (see $RESULT_DIR/first.log)"; echo "$RESULT_DIR"; exit 1; }
+    echo "$RESULT_DIR"
+    exit 0
+fi
 grep -aq '^@@MKV CAPTURE_KERNEL' "$SERIAL" || failed "capture kernel never started"
 size=$(grep -a -m1 '^@@MKV VMCORE_SIZE' "$SERIAL" | awk '{print $3}' | tr -d '\r')
 [[ $size =~ ^[0-9]+$ ]] || failed "no VMCORE_SIZE in serial log"
@@ -382,12 +474,7 @@ fi
 # Collector mode: pull every regular file out of the ext4 output disk.
 crc=$(grep -a -m1 '^@@MKV COLLECTOR_DONE' "$SERIAL" | sed 's/.*rc=//' | tr -d '\r')
 [[ $crc =~ ^[0-9]+$ ]] || failed "collector did not report completion"
-# `ls -p` lines: /ino/mode/uid/gid/name/size/ ; regular files have mode 100xxx.
-while IFS=/ read -r _ _ mode _ _ name _; do
-    [[ $mode == 100* ]] || continue
-    debugfs -R "dump -p /$name $RESULT_DIR/$name" "$OUT_IMG" 2>/dev/null
-    [[ -f $RESULT_DIR/$name ]] || failed "debugfs could not extract /$name"
-done < <(debugfs -R 'ls -p /' "$OUT_IMG" 2>/dev/null)
+extract_out_disk "$OUT_IMG" "$RESULT_DIR"
 maxrss=$(grep -a 'Maximum resident set size' "$RESULT_DIR/time.txt" 2>/dev/null | awk '{print $NF}' || true)
 elapsed=$(grep -a 'Elapsed (wall clock)' "$RESULT_DIR/time.txt" 2>/dev/null | awk '{print $NF}' || true)
 {

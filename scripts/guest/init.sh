@@ -3,7 +3,9 @@
 #
 # ONE image serves both kernels and branches on /proc/vmcore (real-vmcore.md, "The flow"):
 #   first kernel   : load modules, build a workload with every page class, load the capture
-#                    kernel with kexec_file_load, panic via sysrq.
+#                    kernel with kexec_file_load, panic via sysrq; or, with
+#                    MODE=first-kernel, run /etc/first-kernel.sh on the live kernel
+#                    (output disk at /out) and power off.
 #   capture kernel : load modules, then either copy /proc/vmcore raw to /dev/vdb (MODE=copy)
 #                    or run the collector under test against /proc/vmcore (MODE=collector).
 # Settings come from /etc/mkvmcore.conf, written by the host script.
@@ -58,6 +60,24 @@ meminfo() {
 	echo
 }
 
+# MODE=first-kernel: the host's script, on the live kernel with the workload in place.
+run_first_kernel_script() {
+	mkdir -p /out
+	mount -t ext4 /dev/vdb /out || fail "mount output disk"
+	# pipefail as in collector mode, so a failing command in a pipe counts; stdin from
+	# /dev/null so that nothing waits on the serial console.
+	(cd /out && sh -o pipefail /etc/first-kernel.sh) </dev/null >/out/first.log 2>&1
+	rc=$?
+	say "FIRST_KERNEL_RC $rc"
+	say "FIRST_KERNEL_MEM $(meminfo)"
+	echo "----- first.log (tail) -----"
+	tail -n 40 /out/first.log
+	ls -l /out
+	sync
+	umount /out || say "umount failed"
+	say "FIRST_KERNEL_DONE rc=$rc"
+}
+
 first_kernel() {
 	say "FIRST_KERNEL $(uname -r)"
 	wait_dev /dev/vda
@@ -101,6 +121,10 @@ EOF
 	sync
 	sleep "$SETTLE_SECONDS"
 	say "WORKLOAD_DONE $(meminfo)"
+	if [ "$MODE" = first-kernel ]; then
+		run_first_kernel_script
+		halt_vm
+	fi
 
 	# -s -p equivalent: kexec_file_load with KEXEC_FILE_ON_CRASH.
 	/bin/kexec-crash /vmlinuz /initrd.img "$CAPTURE_APPEND" || fail "kexec_file_load"
