@@ -5,6 +5,7 @@
 //! the bitmaps and its pfn range) without re-reading the input's metadata per process.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use engine::codec::Compression;
 use engine::dump::{write_kdump_from, DumpInput, DumpOptions, DumpSummary};
@@ -12,6 +13,7 @@ use engine::filter::FilterStats;
 use engine::format::output::create_dump_file;
 use engine::format::FileOutput;
 use engine::input::elf::ElfVmcore;
+use engine::progress::CombinedProgress;
 use engine::split::{check_parts, open_parts, pages_per_splitblock, reassemble, split_ranges};
 use engine::Result;
 
@@ -98,16 +100,65 @@ pub fn run_split(
         threads: 0,
         block_order: config.block_order,
     };
-    let mut total = DumpSummary::default();
-    for (path, range) in dumpfiles.iter().zip(ranges) {
+    for (path, range) in dumpfiles.iter().zip(&ranges) {
         messages.debug(&format!(
             "{path}: start_pfn {:#x} end_pfn {:#x}\n",
             range.start, range.end
         ));
+    }
+    // makedumpfile forks one process per file; we write the files on threads, at most one
+    // per CPU, each part a serial dump of its pfn range (the parts are independent, so the
+    // bytes do not depend on the order or on how many run at once).
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(dumpfiles.len());
+    let next_part = AtomicUsize::new(0);
+    let combined = CombinedProgress::new(&progress, dumpfiles.len());
+    let write_part = |index: usize| -> Result<DumpSummary> {
+        let path = &dumpfiles[index];
         let file = create_dump_file(Path::new(path), config.force)?;
         let mut out = FileOutput::new(file, path.as_str());
-        let summary =
-            write_kdump_from(&input, &bitmaps, &options, Some(range), &mut out, &progress)?;
+        let job = combined.job(index);
+        write_kdump_from(
+            &input,
+            &bitmaps,
+            &options,
+            Some(ranges[index].clone()),
+            &mut out,
+            &job,
+        )
+    };
+    let results: Vec<(usize, Result<DumpSummary>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    // Relaxed: the counter only hands out distinct part indices; the
+                    // parts' data is shared read-only and joined by the scope.
+                    loop {
+                        let index = next_part.fetch_add(1, Ordering::Relaxed);
+                        if index >= dumpfiles.len() {
+                            break done;
+                        }
+                        done.push((index, write_part(index)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut results = results;
+    results.sort_by_key(|(index, _)| *index);
+    let mut total = DumpSummary::default();
+    for (_, summary) in results {
+        // The first failing part (in file order) is the error reported.
+        let summary = summary?;
         total.max_mapnr = summary.max_mapnr;
         total.memory_holes = summary.memory_holes;
         total.num_dumpable = summary.num_dumpable;
