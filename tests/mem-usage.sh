@@ -56,6 +56,7 @@
 # Run time: one cloud-1g boot, ~1 min of QEMU under TCG on 2 cores.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/tests/checks.sh"
 . "$ROOT/scripts/lib.sh"
 
 BIN=$ROOT/target/release/makedumpfile
@@ -91,20 +92,6 @@ else
 fi
 T0=$SECONDS
 
-passed=0
-failed=0
-failures=()
-# check NAME COMMAND...: run COMMAND, count it, show the tail of its output on failure.
-check() {
-    local name=$1; shift
-    local log=$WORK/log.$((passed + failed))
-    if "$@" >"$log" 2>&1; then
-        passed=$((passed + 1)); printf 'ok   %s\n' "$name"
-    else
-        failed=$((failed + 1)); failures+=("$name"); printf 'FAIL %s\n' "$name"
-        tail -n 25 "$log" | sed 's/^/     | /'
-    fi
-}
 # finish: the closing lines; its status is the script's.
 finish() {
     echo "run time: $((SECONDS - T0)) s"

@@ -7,6 +7,7 @@
 #   MAKEDUMPFILE_RS_CACHE overrides the cache directory (default ~/.cache/makedumpfile-rs).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/tests/checks.sh"
 CACHE=${MAKEDUMPFILE_RS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/makedumpfile-rs}
 PROFILE=cloud-1g
 BIN=$ROOT/target/release/makedumpfile
@@ -24,21 +25,9 @@ VMLINUX=$CACHE/kernels/dbg/vmlinux-${RELEASE:-unknown}
 REF=/usr/sbin/makedumpfile
 [[ -x $REF ]] || REF=/usr/bin/makedumpfile
 
-passed=0
-failed=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mdf-parity2.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-# check NAME COMMAND...: run COMMAND, count it, show its output on failure.
-check() {
-    local name=$1; shift
-    local log=$WORK/log.$((passed + failed))
-    if "$@" >"$log" 2>&1; then
-        passed=$((passed + 1)); printf 'ok   %s\n' "$name"
-    else
-        failed=$((failed + 1)); printf 'FAIL %s\n' "$name"; tail -n 15 "$log" | sed 's/^/     | /'
-    fi
-}
 same_bytes() { cmp "$1" "$2" && echo "identical: $(stat -c %s "$1") bytes"; }
 exists() { [[ -e $1 ]] || { echo "missing: $1"; return 1; }; }
 

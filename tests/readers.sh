@@ -44,6 +44,7 @@
 # everything above the "main" marker only defines functions and variables.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/tests/checks.sh"
 . "$ROOT/scripts/lib.sh"
 
 REF=/usr/sbin/makedumpfile
@@ -52,22 +53,7 @@ CRASH_CMDS=(sys ps "kmem -i" log)
 CRASH_TIMEOUT=600
 JOBS=$(nproc 2>/dev/null || echo 2)
 
-passed=0
-failed=0
-failures=()
-# WORK (a scratch directory) must be set by the caller before check() is used.
 
-# check NAME COMMAND...: run COMMAND, count it, show the tail of its output on failure.
-check() {
-    local name=$1; shift
-    local log=$WORK/log.$((passed + failed))
-    if "$@" >"$log" 2>&1; then
-        passed=$((passed + 1)); printf 'ok   %s\n' "$name"
-    else
-        failed=$((failed + 1)); failures+=("$name"); printf 'FAIL %s\n' "$name"
-        tail -n 25 "$log" | sed 's/^/     | /'
-    fi
-}
 # fail_check NAME MESSAGE: a check that cannot even start (missing tool or input).
 # shellcheck disable=SC2016 # $1 is expanded by the inner bash
 fail_check() { check "$1" bash -c 'echo "$1"; exit 1' _ "$2"; }

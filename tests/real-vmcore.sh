@@ -7,6 +7,7 @@
 #   MAKEDUMPFILE_RS_CACHE overrides the cache directory (default ~/.cache/makedumpfile-rs).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/tests/checks.sh"
 . "$ROOT/scripts/lib.sh"
 
 profiles=()
@@ -29,22 +30,8 @@ need_file "$DEBIAN_PYTHON"
 $DEBIAN_PYTHON -c 'import kdumpfile' 2>/dev/null || die "python3-libkdumpfile is missing (scripts/install-deps.sh)"
 [[ -x $DRGN_PYTHON ]] && $DRGN_PYTHON -c 'import drgn' 2>/dev/null || die "drgn venv is missing (scripts/install-deps.sh)"
 
-passed=0
-failed=0
-failures=()
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mdf-real.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-
-# check NAME COMMAND...: run COMMAND, count it, keep its output on failure.
-check() {
-    local name=$1; shift
-    local log=$WORK/log.$((passed + failed))
-    if "$@" >"$log" 2>&1; then
-        passed=$((passed + 1)); printf 'ok   %s\n' "$name"
-    else
-        failed=$((failed + 1)); failures+=("$name"); printf 'FAIL %s\n' "$name"; tail -n 15 "$log" | sed 's/^/     | /'
-    fi
-}
 
 # same_bytes A B: byte-identical files, with the first difference on failure.
 same_bytes() { cmp "$1" "$2" && echo "identical: $(stat -c %s "$1") bytes"; }
