@@ -10,11 +10,9 @@
 //! compare against the `lzo1x` crate's port (`CompressLevel::new(3)`), which equals
 //! liblzo.
 //!
-//! What differs is the plumbing: the table lives in the codec and is reset per block by
-//! bumping a generation (see [`super::lzo_dict`]), and output goes into the caller's
-//! slice, giving up (`None`) as soon as it would not fit.
-
-use super::lzo_dict::Dictionary;
+//! What differs is the plumbing: the table lives in the codec instead of being allocated
+//! per call, and output goes into the caller's slice, giving up (`None`) as soon as it
+//! would not fit.
 
 /// liblzo compresses at most this many input bytes per block, so that block-relative
 /// positions fit the table's 16 bits and every match offset stays within M4's 0xbfff.
@@ -26,6 +24,9 @@ const SEARCH_MARGIN: usize = 20;
 const MIN_SEARCHED_INPUT: usize = SEARCH_MARGIN;
 /// Knuth-style multiplier of liblzo's `DINDEX` for LZO1X-1.
 const HASH_MULTIPLIER: u32 = 0x1824_429d;
+/// log2 of the table size: liblzo's `D_BITS` for `lzo1x_1_compress`.
+const TABLE_BITS: u32 = 14;
+const TABLE_SLOTS: usize = 1 << TABLE_BITS;
 
 /// M2: 3..=8 bytes at offsets 1..=0x800, two bytes, no extension.
 const M2_MAX_LEN: usize = 8;
@@ -42,9 +43,9 @@ const FIRST_LITERAL_MAX: usize = 238;
 /// An M4 match of offset 0x4000 (impossible in real data) ends the stream.
 const END_OF_STREAM: [u8; 3] = [M4_MARKER | 1, 0, 0];
 
-/// A reusable LZO1X-1 compression context (the hash table).
+/// A reusable LZO1X-1 compression context: the hash table of block-relative positions.
 pub struct Lzo1x1 {
-    dict: Dictionary,
+    table: Box<[u16; TABLE_SLOTS]>,
 }
 
 impl Default for Lzo1x1 {
@@ -57,7 +58,7 @@ impl Lzo1x1 {
     /// A new context; its table is the only allocation, reused by every call.
     pub fn new() -> Self {
         Lzo1x1 {
-            dict: Dictionary::new(),
+            table: Box::new([0; TABLE_SLOTS]),
         }
     }
 
@@ -83,7 +84,7 @@ impl Lzo1x1 {
         if pending > 0 {
             let first = out.len == 0;
             out.literal_header(pending, first)?;
-            out.bytes(&src[src.len() - pending..])?;
+            out.bytes(src.get(src.len() - pending..)?)?;
         }
         out.bytes(&END_OF_STREAM)?;
         Some(out.len)
@@ -100,14 +101,21 @@ impl Lzo1x1 {
         pending: usize,
         out: &mut Output<'_>,
     ) -> Option<usize> {
-        self.dict.start_block();
-        let search_end = start + len - SEARCH_MARGIN;
+        // A zero slot is not "empty": it offers position 0 of the block as a candidate,
+        // so the table must read all zero at every block start, as liblzo's does.
+        self.table.fill(0);
+        let table = &mut *self.table;
+        // Reads stay inside the block (literals carried from the previous block are
+        // copied from `src`), which lets the compiler drop most bounds tests.
+        let block = src.get(..start + len)?;
+        let search_end = block.len().checked_sub(SEARCH_MARGIN)?;
         // `anchor` is where the last match ended (or the block start); the literal skip
         // grows with the distance from it. Carried-over literals begin `carried` before.
         let mut anchor = start;
         let mut carried = pending;
-        // A carried run shorter than 4 would need a short-literal encoding that only
-        // follows a match, so the first candidate leaves room for 4 literals.
+        // Runs of 1..=3 literals are encoded in the state bits of the match before them,
+        // so the run before a block's first match must be longer: the first candidate
+        // leaves at least 4 literals (carried ones included) behind it.
         let mut pos = start + 4usize.saturating_sub(pending);
         pos += 1 + ((pos - anchor) >> 5);
         loop {
@@ -116,11 +124,13 @@ impl Lzo1x1 {
                 if pos >= search_end {
                     return Some(start + len - (anchor - carried));
                 }
-                let word = read_u32(src, pos)?;
-                let slot =
-                    (HASH_MULTIPLIER.wrapping_mul(word) >> (32 - super::lzo_dict::BITS)) as usize;
-                let candidate = start + self.dict.replace(slot, pos - start);
-                if read_u32(src, candidate)? == word {
+                let word = read_u32(block, pos)?;
+                let slot = (HASH_MULTIPLIER.wrapping_mul(word) >> (32 - TABLE_BITS)) as usize;
+                let entry = &mut table[slot % TABLE_SLOTS];
+                let candidate = start + usize::from(*entry);
+                // Blocks are at most 48 KiB, so the position fits.
+                *entry = (pos - start) as u16;
+                if read_u32(block, candidate)? == word {
                     break candidate;
                 }
                 pos += 1 + ((pos - anchor) >> 5);
@@ -130,10 +140,10 @@ impl Lzo1x1 {
             let literals = pos - literal_start;
             if literals > 0 {
                 out.literal_header(literals, false)?;
-                out.bytes(src.get(literal_start..pos)?)?;
+                out.literals(src, literal_start, literals)?;
             }
             let limit = (search_end - pos).saturating_sub(4);
-            let match_len = 4 + common_prefix(src, pos + 4, candidate + 4, limit)?;
+            let match_len = 4 + common_prefix(block, pos + 4, candidate + 4, limit)?;
             let offset = pos - candidate;
             pos += match_len;
             anchor = pos;
@@ -187,6 +197,27 @@ impl Output<'_> {
         self.buf.get_mut(self.len..end)?.copy_from_slice(b);
         self.len = end;
         Some(())
+    }
+
+    /// Copy `src[from..from + n]`. Literal runs are short and variable, so where both
+    /// sides have room the copy goes in whole 16-byte chunks (a few vector moves instead
+    /// of a `memcpy` call); the bytes written past the run are overwritten by what follows
+    /// or lie past the returned length.
+    fn literals(&mut self, src: &[u8], from: usize, n: usize) -> Option<()> {
+        let padded = n.next_multiple_of(16);
+        match (
+            self.buf.get_mut(self.len..self.len + padded),
+            src.get(from..from + padded),
+        ) {
+            (Some(dst), Some(lit)) => {
+                for (d, s) in dst.chunks_exact_mut(16).zip(lit.chunks_exact(16)) {
+                    d.copy_from_slice(s);
+                }
+                self.len += n;
+                Some(())
+            }
+            _ => self.bytes(src.get(from..from + n)?),
+        }
     }
 
     /// The instruction that announces a literal run of `n` (> 0) bytes.

@@ -13,7 +13,6 @@
 mod lz4;
 mod lzo;
 mod lzo1x_1;
-mod lzo_dict;
 mod snappy;
 mod zlib;
 mod zstd;

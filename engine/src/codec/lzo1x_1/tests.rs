@@ -198,20 +198,57 @@ fn none_exactly_when_the_crate_reaches_the_page_size() {
 }
 
 #[test]
-fn generation_wrap_clears_the_table() {
-    // Past 65535 blocks the generation restarts; an entry from before must not leak.
+fn one_context_over_many_pages_matches_fresh_output() {
+    // Table entries left by earlier pages must not change later pages: every page must
+    // equal the crate's output, whose table is fresh per call. Pages alternate between
+    // kinds so stale entries point at bytes that would match.
     let mut codec = Lzo1x1::new();
-    let pages = kdump_pages();
-    for i in 0..70_000usize {
-        let (what, page) = &pages[i % pages.len()];
-        let mut out = vec![0u8; 4095];
-        let got = codec.compress(page, &mut out);
-        if i % 997 == 0 || (65_530..65_545).contains(&i) {
-            let expected = reference(page);
-            match got {
-                Some(n) => assert!(out[..n] == expected[..], "{what} at call {i}"),
-                None => assert!(expected.len() >= 4096, "{what} at call {i}"),
+    let mut pages = kdump_pages();
+    let mut rng = XorShift(23);
+    for len in [100, 1000, 4095, 5000] {
+        pages.push(("short text", text(len, len as u64)));
+        pages.push(("short random", rng.bytes(len)));
+    }
+    for i in 0..3000usize {
+        let (what, page) = &pages[(i * 7 + i / pages.len()) % pages.len()];
+        let mut out = vec![0u8; page.len().saturating_sub(1)];
+        let expected = reference(page);
+        match codec.compress(page, &mut out) {
+            Some(n) => assert!(out[..n] == expected[..], "{what} at call {i}"),
+            None => assert!(expected.len() >= page.len(), "{what} at call {i}"),
+        }
+    }
+}
+
+#[test]
+fn match_distance_and_length_boundaries() {
+    // A copy of `len` random bytes at distance `dist`, across the M2/M3/M4 distance
+    // limits and the lengths where extension bytes start. The layout makes the search
+    // land on both ends exactly: the source starts at the first searched position (5),
+    // and the gap is zeros, matched as one run that ends where the copy starts.
+    const FROM: usize = 5;
+    let mut codec = Lzo1x1::new();
+    let mut rng = XorShift(31);
+    let distances = [
+        1, 8, 0x7ff, 0x800, 0x801, 0x3fff, 0x4000, 0x4001, 0x8000, 0xbfff,
+    ];
+    let lengths = [3, 4, 8, 9, 10, 33, 34, 35, 288, 289, 290, 543, 544];
+    for dist in distances {
+        for len in lengths {
+            let mut data = vec![0u8; FROM + dist + len + 600];
+            for b in data.iter_mut() {
+                *b = rng.next() as u8 | 1;
             }
+            data[FROM + len..FROM + dist.max(len)].fill(0);
+            // Byte by byte: a distance below the length makes a repeating run.
+            for i in FROM..FROM + len {
+                data[i + dist] = data[i];
+            }
+            check(
+                &mut codec,
+                &data,
+                &format!("distance {dist:#x} length {len}"),
+            );
         }
     }
 }
