@@ -171,11 +171,11 @@ fn common_prefix(src: &[u8], a: usize, b: usize, limit: usize) -> Option<usize> 
 }
 
 fn read_u32(src: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(src.get(at..at + 4)?.try_into().ok()?))
+    Some(u32::from_le_bytes(*src.get(at..)?.first_chunk::<4>()?))
 }
 
 fn read_u64(src: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(src.get(at..at + 8)?.try_into().ok()?))
+    Some(u64::from_le_bytes(*src.get(at..)?.first_chunk::<8>()?))
 }
 
 /// The caller's buffer and how much of it is written; every write fails with `None`
