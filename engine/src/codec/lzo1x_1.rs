@@ -199,25 +199,29 @@ impl Output<'_> {
         Some(())
     }
 
-    /// Copy `src[from..from + n]`. Literal runs are short and variable, so where both
-    /// sides have room the copy goes in whole 16-byte chunks (a few vector moves instead
-    /// of a `memcpy` call); the bytes written past the run are overwritten by what follows
-    /// or lie past the returned length.
+    /// Copy `src[from..from + n]`. Most literal runs are a few bytes long, where a
+    /// `memcpy` call costs more than the copy: a run of up to 16 (32) bytes goes as one
+    /// (two) fixed 16-byte moves when both sides have room, and the bytes written past
+    /// the run are overwritten by what follows or lie past the returned length. (A loop
+    /// of 16-byte moves would be turned back into a `memcpy` call by the compiler.)
     fn literals(&mut self, src: &[u8], from: usize, n: usize) -> Option<()> {
-        let padded = n.next_multiple_of(16);
-        match (
-            self.buf.get_mut(self.len..self.len + padded),
-            src.get(from..from + padded),
-        ) {
-            (Some(dst), Some(lit)) => {
-                for (d, s) in dst.chunks_exact_mut(16).zip(lit.chunks_exact(16)) {
-                    d.copy_from_slice(s);
+        if n <= 32 {
+            if let (Some(dst), Some(lit)) = (
+                self.buf
+                    .get_mut(self.len..)
+                    .and_then(|d| d.first_chunk_mut::<32>()),
+                src.get(from..).and_then(|s| s.first_chunk::<32>()),
+            ) {
+                let (d0, d1) = dst.split_at_mut(16);
+                d0.copy_from_slice(&lit[..16]);
+                if n > 16 {
+                    d1.copy_from_slice(&lit[16..]);
                 }
                 self.len += n;
-                Some(())
+                return Some(());
             }
-            _ => self.bytes(src.get(from..from + n)?),
         }
+        self.bytes(src.get(from..from + n)?)
     }
 
     /// The instruction that announces a literal run of `n` (> 0) bytes.
