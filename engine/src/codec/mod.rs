@@ -2,8 +2,8 @@
 //!
 //! makedumpfile compresses every page on its own (no shared dictionary), so a reader can
 //! decode any page alone. Each worker owns one [`PageCodec`] (its reusable context:
-//! z_stream, zstd CCtx, scratch buffers), so nothing is allocated per page except where a
-//! crate's API forces it (noted at the codec).
+//! z_stream, zstd CCtx, LZO hash table, scratch buffers), so nothing is allocated per
+//! page.
 //!
 //! The raw-fallback rule is makedumpfile's (`write_kdump_pages_cyclic`): a page is stored
 //! compressed only when the compressed form is strictly shorter than the page. Codecs are
@@ -12,6 +12,7 @@
 
 mod lz4;
 mod lzo;
+mod lzo1x_1;
 mod snappy;
 mod zlib;
 mod zstd;
