@@ -39,7 +39,19 @@ fn model(pfns: u64, chunk_pfns: u64, threads: usize) {
         bits.fill_range(0, pfns, true);
         let bits = Arc::new(bits);
         let claims = ChunkClaims::new(0..pfns, chunk_pfns, 2);
-        let shared = Arc::new(Shared::new(claims, threads, 2, 1, 1, current(), 1).unwrap());
+        let shared = Arc::new(
+            Shared::new(
+                claims,
+                threads,
+                2,
+                1,
+                1,
+                current(),
+                1,
+                std::time::Duration::ZERO,
+            )
+            .unwrap(),
+        );
         let handles: Vec<_> = (0..threads)
             .map(|id| {
                 let (shared, bits) = (shared.clone(), bits.clone());

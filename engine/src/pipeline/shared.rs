@@ -54,6 +54,7 @@ impl Shared {
         slot_size: usize,
         consumer: Thread,
         wake_every: u32,
+        patience: std::time::Duration,
     ) -> Result<Self> {
         let slab_quota = slab_quota.max(1);
         let slots = threads.checked_mul(slab_quota).ok_or_else(|| {
@@ -66,8 +67,10 @@ impl Shared {
                 .collect(),
             slab: PageDataSlab::new(slots, slot_size)?,
             slab_quota,
-            producer_sleep: (0..threads).map(|_| SleepFlag::new()).collect(),
-            consumer_sleep: SleepFlag::new(),
+            producer_sleep: (0..threads)
+                .map(|_| SleepFlag::with_patience(patience))
+                .collect(),
+            consumer_sleep: SleepFlag::with_patience(patience),
             consumer,
             stop: CachePadded::new(AtomicBool::new(false)),
             failure: Mutex::new(None),

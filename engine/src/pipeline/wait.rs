@@ -22,6 +22,16 @@
 //! makes the next `park` return at once. Spurious returns from `park` are harmless since
 //! the waiter loops and re-checks.
 //!
+//! # Patience
+//!
+//! When every thread of the run has a CPU of its own (producers + consumer ≤ CPUs, e.g.
+//! `--num-threads 1` on 2 CPUs), parking is the expensive choice: the other side is
+//! running and will make the condition true within microseconds, but a parked waiter
+//! costs it a futex wake-up and an inter-processor interrupt on its critical path. Such a
+//! waiter first flushes the wake-ups it owes (`before_sleep`), then keeps spinning for
+//! `patience` (about one page of the fast codecs) before it parks. With more threads than
+//! CPUs the patience is zero: spinning would steal the CPU of the thread it waits for.
+//!
 //! Wakers batch: a producer calls `wake` every few published pages, at the end of each
 //! chunk and before it waits itself, not after every page. That is what keeps 8 threads
 //! on 2 cores from turning into a context switch per page, and it stays live because
@@ -53,6 +63,9 @@ pub(crate) struct SleepFlag {
     /// it sets `sleeping`: lets [`wake_if`](Self::wake_if) skip waking the consumer for
     /// a ring it is not waiting on. Relaxed, ordered by the same fences as `sleeping`.
     interest: AtomicUsize,
+    /// How long to keep spinning once crossbeam's backoff is exhausted (module docs,
+    /// "Patience"); zero under loom, which cannot model time.
+    patience: std::time::Duration,
 }
 
 /// Why a wait ended without its condition.
@@ -60,10 +73,21 @@ pub(crate) struct SleepFlag {
 pub(crate) struct Aborted;
 
 impl SleepFlag {
+    #[cfg(test)]
     pub(crate) fn new() -> Self {
+        Self::with_patience(std::time::Duration::ZERO)
+    }
+
+    /// A flag whose owner spins `patience` more before parking (module docs).
+    pub(crate) fn with_patience(patience: std::time::Duration) -> Self {
         SleepFlag {
             sleeping: CachePadded::new(AtomicBool::new(false)),
             interest: AtomicUsize::new(ANY),
+            patience: if cfg!(loom) {
+                std::time::Duration::ZERO
+            } else {
+                patience
+            },
         }
     }
 
@@ -85,6 +109,7 @@ impl SleepFlag {
         mut ready: impl FnMut(&mut S) -> Option<T>,
     ) -> Result<T, Aborted> {
         let spin = Spin::new();
+        let mut patient_until: Option<std::time::Instant> = None;
         loop {
             if let Some(value) = ready(state) {
                 return Ok(value);
@@ -97,6 +122,22 @@ impl SleepFlag {
             if !spin.is_completed() {
                 spin.snooze();
                 continue;
+            }
+            if !self.patience.is_zero() {
+                let now = std::time::Instant::now();
+                match patient_until {
+                    None => {
+                        // Whoever we wait for may be waiting for our batched wake-ups.
+                        before_sleep(state);
+                        patient_until = Some(now + self.patience);
+                        continue;
+                    }
+                    Some(until) if now < until => {
+                        std::hint::spin_loop();
+                        continue;
+                    }
+                    Some(_) => {}
+                }
             }
             before_sleep(state);
             self.interest.store(interest, Ordering::Relaxed);
