@@ -37,8 +37,7 @@ pub const MAKEDUMPFILE_THREAD_REGION: u64 = 200 << 10;
 /// pipeline over 65 536 mixed 4 KiB pages with 0 and with 8 producers, a fresh process
 /// each, default tuning, x86_64 glibc. (HWM(8) − HWM(0)) / 8 came to 571 KiB (none),
 /// 592 (lz4), 591 (lzo), 586 (snappy), 620 (zstd), 662 (zlib); minus the 528 KiB of ring
-/// (16 KiB) and slab share (512 KiB, 128 slots then; 64 slots now, the share is computed
-/// from the tuning) that leaves 43, 64, 63, 58, 92 and 134 KiB. The
+/// (16 KiB) and slab share (512 KiB) that leaves 43, 64, 63, 58, 92 and 134 KiB. The
 /// figures below round that up with at least 20 KiB of headroom. zlib's deflate state
 /// is 256 KiB of address space but a 4 KiB input touches only part of its window; zstd
 /// sizes its tables to the 4 KiB input. makedumpfile reserves 200 KiB per thread and was

@@ -17,7 +17,7 @@ use crate::error::{Error, ErrorKind, Result};
 /// Size of one mmap window. makedumpfile's `MAP_REGION` is 4 MiB; every page touched in a
 /// window counts in the resident set until the window is unmapped, and with 8 producers
 /// those pages were the largest part of our peak RSS. 2 MiB windows cut `-c -d 1` peak RSS
-/// from 15.3 to 13.2–14.2 MB at 8 threads and from 7.2 to 5.3 MB at 1 thread, with no
+/// from ~16.5 to 14.9 MB at 8 threads and from 7.2 to 5.3 MB at 1 thread, with no
 /// measurable cost in time (session 2, real 1 GiB vmcore; twice the munmaps of 4 MiB).
 pub const WINDOW_SIZE: u64 = 2 << 20;
 
@@ -119,7 +119,7 @@ impl WindowReader {
         if !current {
             self.window = None;
             let len = WINDOW_SIZE.min(self.shared.size - start) as usize;
-            // No MAP_POPULATE: producers claim 32-pfn chunks in turn, so each thread uses
+            // No MAP_POPULATE: producers claim 64-pfn chunks in turn, so each thread uses
             // a fraction of every window it maps; populating whole windows cost ~4 MiB of
             // RSS per thread (40 MB at --num-threads 8 vs 16 MB without) for no gain in
             // the serial case (-c -d 1: 4.0 s either way on the 1 GiB vmcore).

@@ -147,13 +147,14 @@ pub struct PipelineTuning {
 
 impl Default for PipelineTuning {
     fn default() -> Self {
-        // Session 2, real 1 GiB vmcore: 64 slots (256 KiB) per producer instead of 128 took
-        // 2 MiB off the 8-thread peak RSS; 32-pfn chunks keep a whole chunk within half
-        // the quota, so a producer holding two consecutive chunks does not stall.
+        // Session 2, real 1 GiB vmcore, -l -d 31 at 8 threads: 32-pfn chunks with 64 slots
+        // saved 2 MiB of peak RSS but cost 12 % of wall time (twice the chunk-end wake-ups
+        // and window remaps per page); the 2 MiB mmap windows (window.rs) alone keep the
+        // RSS below makedumpfile's.
         PipelineTuning {
-            chunk_pfns: 32,
+            chunk_pfns: 64,
             ring_capacity: 256,
-            slab_slots_per_thread: 64,
+            slab_slots_per_thread: 128,
             wake_every: 64,
         }
     }
