@@ -8,12 +8,20 @@ use makedumpfile_benches::{memory_image, PageMix, PAGE_SIZE};
 
 const PAGES: usize = 256;
 
-fn codecs(c: &mut Criterion) {
+/// The `codec_page` group: throughput in page bytes, short runs (256 pages per iteration).
+fn page_group(
+    c: &mut Criterion,
+) -> criterion::BenchmarkGroup<'_, criterion::measurement::WallTime> {
     let mut group = c.benchmark_group("codec_page");
     group
         .throughput(Throughput::Bytes((PAGES * PAGE_SIZE) as u64))
         .sample_size(20)
         .measurement_time(Duration::from_secs(2));
+    group
+}
+
+fn codecs(c: &mut Criterion) {
+    let mut group = page_group(c);
     for mix in PageMix::ALL {
         let image = memory_image(mix, PAGES);
         for compression in Compression::ALL {
@@ -39,11 +47,7 @@ fn codecs(c: &mut Criterion) {
 /// The `lzo1x` crate's own LZO1X-1 (what `-l` used before our compressor), same pages
 /// and raw-fallback rule, so the `lzo` figures above have their baseline next to them.
 fn lzo_crate(c: &mut Criterion) {
-    let mut group = c.benchmark_group("codec_page");
-    group
-        .throughput(Throughput::Bytes((PAGES * PAGE_SIZE) as u64))
-        .sample_size(20)
-        .measurement_time(Duration::from_secs(2));
+    let mut group = page_group(c);
     for mix in PageMix::ALL {
         let image = memory_image(mix, PAGES);
         group.bench_function(BenchmarkId::new("lzo-crate", mix.name()), |b| {
