@@ -7,6 +7,7 @@
 
 use engine::codec::{store_page, Compression, PageCodec, StoredPage};
 use engine::pipeline::{PageOutcome, PageSink, PageWorker};
+use engine::xorshift::XorShift;
 use engine::Result;
 
 /// Page size of the simulated vmcore.
@@ -44,18 +45,6 @@ impl PageMix {
             PageMix::Random => "random",
             PageMix::Mixed => "mixed",
         }
-    }
-}
-
-/// A deterministic xorshift generator (no dependency, same bytes on every machine).
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
     }
 }
 

@@ -23,5 +23,6 @@ pub mod split;
 mod sync;
 pub mod synthetic;
 pub mod vmcoreinfo;
+pub mod xorshift;
 
 pub use error::{Error, ErrorKind, Result};

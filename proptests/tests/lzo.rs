@@ -8,6 +8,7 @@
 //! block, so a smaller run of cases goes up to 160 KiB.
 
 use engine::codec::{LzoCodec, PageCodec};
+use engine::xorshift::XorShift;
 use proptest::prelude::*;
 
 const MAX_INPUT: usize = 16_384;
@@ -114,12 +115,9 @@ proptest! {
         for page in pages {
             // Pad (with noise) or cut to a whole page: the dump writer sees whole pages.
             let mut page = page;
-            let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ page.len() as u64;
+            let mut noise = XorShift(0x9e37_79b9_7f4a_7c15 ^ page.len() as u64);
             while page.len() < page_size {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                page.push(x as u8);
+                page.push(noise.next() as u8);
             }
             page.truncate(page_size);
             let expected = reference(&page);

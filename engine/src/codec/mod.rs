@@ -169,17 +169,7 @@ mod tests {
             (0..4096u32).map(|i| (i % 251) as u8).collect(),
         ];
         // xorshift noise: incompressible
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        pages.push(
-            (0..4096)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect(),
-        );
+        pages.push(crate::xorshift::XorShift(0x2545_f491_4f6c_dd1d).bytes(4096));
         let mut mixed = pages[1].clone();
         mixed[2048..].copy_from_slice(&pages[2][2048..]);
         pages.push(mixed);

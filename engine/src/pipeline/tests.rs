@@ -358,13 +358,8 @@ fn too_many_threads_is_an_argument_error() {
 fn stress_random_tunings() {
     let sparse = bitmap(40_000, |p| (p * 2_654_435_761) % 13 < 3);
     let dense = bitmap(40_000, |p| p % 101 != 0);
-    let mut seed = 0x1234_5678_9abc_def0u64;
-    let mut next = move |m: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % m
-    };
+    let mut rng = crate::xorshift::XorShift(0x1234_5678_9abc_def0);
+    let mut next = move |m: u64| rng.next() % m;
     for bits in [&sparse, &dense] {
         let expected = serial(bits, 0..40_000);
         for _ in 0..12 {

@@ -11,6 +11,7 @@ use std::ops::Range;
 
 use self::machine::{Fields, Generation, Machine, LRU, PFNS, PHYS_BASE, PRIVATE, PS};
 use crate::dump::header::START_KERNEL_MAP;
+use crate::xorshift::XorShift;
 
 /// Size of an x86_64 `elf_prstatus` descriptor.
 const PRSTATUS_SIZE: usize = 336;
@@ -266,13 +267,8 @@ fn utsname_bytes(release: &str) -> Vec<u8> {
 /// Deterministic page contents with the mix a real vmcore has: zero pages, text-like
 /// pages, pointer-dense pages and incompressible noise.
 pub fn mixed_pages(count: u64, page_size: u64, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut rng = XorShift(seed | 1);
+    let mut next = move || rng.next();
     let mut out = vec![0u8; (count * page_size) as usize];
     for page in out.chunks_mut(page_size as usize) {
         match next() % 8 {

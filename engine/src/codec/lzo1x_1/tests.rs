@@ -3,6 +3,7 @@
 //! around the thresholds, plus round trips and the "does not fit" contract.
 
 use super::Lzo1x1;
+use crate::xorshift::XorShift;
 
 fn reference(src: &[u8]) -> Vec<u8> {
     lzo1x::compress(src, lzo1x::CompressLevel::new(3))
@@ -33,21 +34,6 @@ fn check(codec: &mut Lzo1x1, src: &[u8], what: &str) -> Vec<u8> {
     assert!(back == src, "{what}: round trip differs");
     out.truncate(n);
     out
-}
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
 }
 
 /// Words from a small vocabulary: compresses 3-4x, with matches of every class.
