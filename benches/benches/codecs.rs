@@ -68,5 +68,31 @@ fn lzo_crate(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, codecs, lzo_crate);
+/// The system zlib through flate2, as `-c` compressed pages before our own level-1
+/// encoder (`zlib` above writes the same bytes): a reused stream, deflateReset per page.
+fn zlib_system(c: &mut Criterion) {
+    let mut group = page_group(c);
+    for mix in PageMix::ALL {
+        let image = memory_image(mix, PAGES);
+        let mut stream = flate2::Compress::new(flate2::Compression::new(1), true);
+        let mut scratch = vec![0u8; PAGE_SIZE - 1];
+        group.bench_function(BenchmarkId::new("zlib-system", mix.name()), |b| {
+            b.iter(|| {
+                let mut stored = 0usize;
+                for page in image.chunks_exact(PAGE_SIZE) {
+                    stream.reset();
+                    let status = stream.compress(page, &mut scratch, flate2::FlushCompress::Finish);
+                    stored += match status {
+                        Ok(flate2::Status::StreamEnd) => stream.total_out() as usize,
+                        _ => PAGE_SIZE,
+                    };
+                }
+                stored
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, codecs, lzo_crate, zlib_system);
 criterion_main!(benches);

@@ -10,6 +10,7 @@
 //! therefore handed an output buffer of `page_size - 1` bytes: anything that does not fit
 //! would have been stored raw anyway, and the codec can stop early.
 
+mod deflate;
 mod lz4;
 mod lzo;
 mod lzo1x_1;
@@ -19,6 +20,7 @@ mod zstd;
 
 use crate::error::Result;
 
+pub use self::deflate::{ZlibLevel1, MAX_INPUT as ZLIB_LEVEL1_MAX_INPUT};
 pub use self::lz4::Lz4Codec;
 pub use self::lzo::LzoCodec;
 pub use self::snappy::SnappyCodec;

@@ -1,4 +1,9 @@
-//! `-c`: zlib, level 1, through the system zlib (flate2's `zlib` backend).
+//! `-c`: zlib, level 1: the bytes of the system zlib, written by our own encoder.
+//!
+//! Pages up to [`MAX_INPUT`] bytes (4 KiB and 8 KiB pages) go through
+//! [`ZlibLevel1`](super::deflate::ZlibLevel1), which reproduces zlib 1.2.13's level-1
+//! output and is faster (see `deflate/mod.rs`). Larger pages and every decompression use
+//! the system zlib through flate2, configured as below.
 //!
 //! makedumpfile reuses one deflate stream per thread (`aa5ee50`, `3ef6629`) initialised
 //! like `compress2(..., Z_BEST_SPEED)`: zlib wrapper, window 15, memLevel 8, default
@@ -9,11 +14,13 @@
 
 use flate2::{Compress, Decompress, FlushCompress, FlushDecompress, Status};
 
+use super::deflate::{ZlibLevel1, MAX_INPUT};
 use super::{Compression, PageCodec};
 use crate::error::{Error, Result};
 
 /// A reusable zlib context (one z_stream each way).
 pub struct ZlibCodec {
+    level1: ZlibLevel1,
     deflate: Compress,
     inflate: Decompress,
 }
@@ -22,6 +29,7 @@ impl ZlibCodec {
     /// A level-1 zlib-wrapped deflate context.
     pub fn new() -> Self {
         ZlibCodec {
+            level1: ZlibLevel1::new(),
             deflate: Compress::new(flate2::Compression::new(1), true),
             inflate: Decompress::new(true),
         }
@@ -40,6 +48,9 @@ impl PageCodec for ZlibCodec {
     }
 
     fn compress(&mut self, page: &[u8], out: &mut [u8]) -> Option<usize> {
+        if page.len() <= MAX_INPUT {
+            return self.level1.compress(page, out);
+        }
         // deflateReset keeps the allocated state: the point of reusing the stream.
         self.deflate.reset();
         match self.deflate.compress(page, out, FlushCompress::Finish) {
