@@ -124,13 +124,18 @@ impl Lzo1x1 {
                 if pos >= search_end {
                     return Some(start + len - (anchor - carried));
                 }
-                let word = read_u32(block, pos)?;
+                // This loop is most of `-l`'s time, so its two reads skip the bounds test.
+                // Both positions are below `search_end`, 20 bytes before the block's end:
+                // `pos` by the test above; `candidate` because the table was cleared at
+                // this block's start (0 = `start`) and only ever receives positions that
+                // passed that test.
+                let word = read_u32_below(block, pos, search_end);
                 let slot = (HASH_MULTIPLIER.wrapping_mul(word) >> (32 - TABLE_BITS)) as usize;
                 let entry = &mut table[slot % TABLE_SLOTS];
                 let candidate = start + usize::from(*entry);
                 // Blocks are at most 48 KiB, so the position fits.
                 *entry = (pos - start) as u16;
-                if read_u32(block, candidate)? == word {
+                if read_u32_below(block, candidate, search_end) == word {
                     break candidate;
                 }
                 pos += 1 + ((pos - anchor) >> 5);
@@ -170,8 +175,14 @@ fn common_prefix(src: &[u8], a: usize, b: usize, limit: usize) -> Option<usize> 
     }
 }
 
-fn read_u32(src: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(*src.get(at..)?.first_chunk::<4>()?))
+/// The 4 bytes at `at`, for `at < limit` where `limit + 4 <= src.len()` (checked in
+/// debug builds; the callers' invariant is stated where they call).
+#[inline(always)]
+fn read_u32_below(src: &[u8], at: usize, limit: usize) -> u32 {
+    debug_assert!(at < limit && limit + 4 <= src.len());
+    // SAFETY: at + 4 <= limit + 4 <= src.len(), so the 4 bytes are inside `src`;
+    // read_unaligned has no alignment requirement.
+    unsafe { u32::from_le_bytes(src.as_ptr().add(at).cast::<[u8; 4]>().read_unaligned()) }
 }
 
 fn read_u64(src: &[u8], at: usize) -> Option<u64> {

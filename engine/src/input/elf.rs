@@ -561,6 +561,30 @@ impl ElfReader<'_> {
 }
 
 impl PageReader for ElfReader<'_> {
+    fn page<'s>(&'s mut self, pfn: u64, buf: &'s mut [u8]) -> Result<&'s [u8]> {
+        let len = buf.len();
+        // A page wholly inside one segment's file bytes is borrowed from the mapping;
+        // anything else (holes, a segment's zero tail, pread mode) is assembled in `buf`.
+        let whole = pfn
+            .checked_mul(self.vmcore.page_size)
+            .and_then(|paddr| {
+                let load = self.vmcore.loads[self.vmcore.closest_load(paddr, 1)?];
+                let into = paddr.checked_sub(load.phys_start)?;
+                (into + len as u64 <= load.file_size).then(|| load.file_offset + into)
+            })
+            .filter(|&offset| self.window.map_range(offset, len));
+        if let Some(offset) = whole {
+            return self.window.mapped_now(offset, len).ok_or_else(|| {
+                Error::invalid(format!(
+                    "{}: page {pfn:#x} is not in the window just mapped",
+                    self.vmcore.shared.name
+                ))
+            });
+        }
+        self.read_page(pfn, buf)?;
+        Ok(buf)
+    }
+
     fn read_page(&mut self, pfn: u64, buf: &mut [u8]) -> Result<()> {
         debug_assert_eq!(buf.len() as u64, self.vmcore.page_size);
         let paddr = pfn
@@ -598,6 +622,65 @@ mod tests {
             p.extend_from_slice(&v.to_le_bytes());
         }
         p
+    }
+
+    /// `page()` borrows whole in-segment pages from the mapping and assembles the rest
+    /// (a segment's zero tail, pread mode) exactly as `read_page()` does.
+    #[test]
+    fn borrowed_pages_equal_read_pages() {
+        let synthetic = crate::synthetic::SyntheticVmcore::mixed(7);
+        let path = std::env::temp_dir().join(format!("elf-borrow-{}", std::process::id()));
+        // Cut 100 bytes off the first RAM segment's file part (program header 2, after
+        // PT_NOTE and the kernel text), so that its last file page is partial.
+        let mut bytes = synthetic.to_bytes();
+        let filesz_at = (64 + synthetic.phoff_gap) as usize + 2 * PHDR64_SIZE + 32;
+        let filesz = read_u64(&bytes, filesz_at) - 100;
+        bytes[filesz_at..filesz_at + 8].copy_from_slice(&filesz.to_le_bytes());
+        std::fs::write(&path, bytes).unwrap();
+        for use_mmap in [true, false] {
+            let vmcore = ElfVmcore::open(&path, use_mmap).unwrap();
+            let page_size = vmcore.page_size;
+            let mut reader = vmcore.elf_reader();
+            let (mut borrowed, mut assembled, mut tails, mut partial) = (0, 0, 0, 0);
+            for load in vmcore.loads() {
+                for pfn in load.phys_start / page_size..load.phys_end.div_ceil(page_size) {
+                    let mut read = vec![0xeeu8; page_size as usize];
+                    reader.read_page(pfn, &mut read).unwrap();
+                    let mut buf = vec![0x11u8; page_size as usize];
+                    let (data, address) = {
+                        let page = reader.page(pfn, &mut buf).unwrap();
+                        (page.to_vec(), page.as_ptr() as usize)
+                    };
+                    assert_eq!(data, read, "pfn {pfn:#x}, mmap {use_mmap}");
+                    let mut expected = synthetic.page(pfn);
+                    let file_end = load.phys_start + load.file_size;
+                    if pfn * page_size < file_end && file_end < (pfn + 1) * page_size {
+                        expected[(file_end - pfn * page_size) as usize..].fill(0);
+                        partial += 1;
+                    }
+                    assert_eq!(data, expected, "pfn {pfn:#x}");
+                    let whole = (pfn + 1) * page_size <= load.phys_start + load.file_size;
+                    if address == buf.as_ptr() as usize {
+                        assembled += 1;
+                        tails += usize::from(!whole);
+                    } else {
+                        borrowed += 1;
+                        assert!(whole && use_mmap, "pfn {pfn:#x} borrowed");
+                    }
+                }
+            }
+            assert!(tails > 0, "the synthetic vmcore has zero tails");
+            assert_eq!(partial, 1, "one page is cut short");
+            if use_mmap {
+                assert!(
+                    borrowed > assembled,
+                    "{borrowed} borrowed, {assembled} assembled"
+                );
+            } else {
+                assert_eq!(borrowed, 0);
+            }
+        }
+        std::fs::remove_file(&path).unwrap();
     }
 
     /// Regression (tests/corruption.sh, "PT_LOAD[1] is a PT_NOTE"): a PT_NOTE as large

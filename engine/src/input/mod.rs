@@ -34,6 +34,14 @@ pub trait PageReader: Send {
     /// that the input does not hold (beyond a PT_LOAD's `p_filesz`) read as zero.
     fn read_page(&mut self, pfn: u64, buf: &mut [u8]) -> Result<()>;
 
+    /// The page `pfn`: borrowed straight from the input where the reader maps it whole,
+    /// otherwise read into `buf` as by [`PageReader::read_page`]. The dump workers use
+    /// this to compress from the mapping without copying the page first.
+    fn page<'s>(&'s mut self, pfn: u64, buf: &'s mut [u8]) -> Result<&'s [u8]> {
+        self.read_page(pfn, buf)?;
+        Ok(buf)
+    }
+
     /// Read `buf.len()` bytes at physical address `paddr`; may cross pages. Holes are
     /// an error naming the address (page-table walks must not silently read zeros).
     fn read_phys(&mut self, paddr: u64, buf: &mut [u8]) -> Result<()>;

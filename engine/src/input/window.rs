@@ -96,6 +96,26 @@ impl WindowReader {
         })
     }
 
+    /// Map the window holding `[offset, offset + len)`, for [`WindowReader::mapped_now`];
+    /// false when reads are not mapped, the range is outside the file, or it crosses a
+    /// window boundary.
+    pub fn map_range(&mut self, offset: u64, len: usize) -> bool {
+        let Some(end) = offset
+            .checked_add(len as u64)
+            .filter(|&end| end <= self.shared.size)
+        else {
+            return false;
+        };
+        self.use_mmap && self.mapped(offset, end).is_some()
+    }
+
+    /// `[offset, offset + len)` borrowed from the window mapped now, if it lies there.
+    pub fn mapped_now(&self, offset: u64, len: usize) -> Option<&[u8]> {
+        let (start, map) = self.window.as_ref()?;
+        let from = usize::try_from(offset.checked_sub(*start)?).ok()?;
+        map.get(from..from.checked_add(len)?)
+    }
+
     /// Whether `[offset, end)` lies in the window mapped now.
     fn in_window(&self, offset: u64, end: u64) -> bool {
         matches!(&self.window, Some((start, map)) if offset >= *start && end <= start + map.len() as u64)
