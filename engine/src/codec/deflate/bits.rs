@@ -34,10 +34,11 @@ impl<'a> BitWriter<'a> {
         }
     }
 
-    /// Append the low `bits` bits of `value` (at most 16 bits, as zlib's send_bits).
+    /// Append the low `bits` bits of `value`, at most 32 (fewer than 32 bits are ever
+    /// pending, so the sum stays within the 64-bit buffer).
     #[inline(always)]
     pub fn put(&mut self, value: u32, bits: u32) {
-        debug_assert!(bits <= 16 && u64::from(value) >> bits == 0);
+        debug_assert!(bits <= 32 && u64::from(value) >> bits == 0);
         self.pending |= u64::from(value) << self.pending_bits;
         self.pending_bits += bits;
         if self.pending_bits >= STORE_AT {

@@ -7,9 +7,10 @@ use super::huffman::{Alphabet, BlockCost, Code, TreeBuilder};
 use super::parse::Symbols;
 use super::tables::{
     distance_code, CODE_LENGTH_CODES, CODE_LENGTH_EXTRA_BITS, CODE_LENGTH_ORDER, DISTANCE_BASE,
-    DISTANCE_CODES, DISTANCE_EXTRA_BITS, END_OF_BLOCK, FIXED_DISTANCE_BITS, FIXED_LITERAL_CODES,
-    FIXED_LITERAL_LENGTHS, LENGTH_BASE, LENGTH_CODE, LENGTH_EXTRA_BITS, LITERAL_CODES,
-    MAX_CODE_BITS, MAX_CODE_LENGTH_BITS, REPEAT_PREVIOUS, REPEAT_ZERO_LONG, REPEAT_ZERO_SHORT,
+    DISTANCE_CODES, DISTANCE_EXTRA_BITS, END_OF_BLOCK, FIXED_DISTANCE_BITS, FIXED_DISTANCE_CODES,
+    FIXED_LITERAL_CODES, FIXED_LITERAL_LENGTHS, LENGTH_BASE, LENGTH_CODE, LENGTH_EXTRA_BITS,
+    LITERAL_CODES, MAX_CODE_BITS, MAX_CODE_LENGTH_BITS, REPEAT_PREVIOUS, REPEAT_ZERO_LONG,
+    REPEAT_ZERO_SHORT,
 };
 
 const LITERALS: Alphabet = Alphabet {
@@ -236,21 +237,19 @@ fn scan_lengths<const N: usize>(code: &mut Code<N>, mut emit: impl FnMut(usize, 
 
 /// How distance codes are written: fixed 5-bit codes or a dynamic tree.
 trait DistanceCodes {
-    fn put(&self, code: usize, out: &mut BitWriter);
+    /// The (bit-reversed) code of distance code `code` and its length.
+    fn code(&self, code: usize) -> (u32, u32);
 }
 
 struct FixedDistances;
 
 impl DistanceCodes for FixedDistances {
     #[inline(always)]
-    fn put(&self, code: usize, out: &mut BitWriter) {
-        out.put(
-            u32::from(super::tables::reverse_bits(
-                code as u16,
-                FIXED_DISTANCE_BITS,
-            )),
+    fn code(&self, code: usize) -> (u32, u32) {
+        (
+            u32::from(FIXED_DISTANCE_CODES[code]),
             u32::from(FIXED_DISTANCE_BITS),
-        );
+        )
     }
 }
 
@@ -258,11 +257,11 @@ struct DynamicDistances<'a>(&'a Code<{ DISTANCE_CODES + 1 }>);
 
 impl DistanceCodes for DynamicDistances<'_> {
     #[inline(always)]
-    fn put(&self, code: usize, out: &mut BitWriter) {
-        out.put(
+    fn code(&self, code: usize) -> (u32, u32) {
+        (
             u32::from(self.0.codes[code]),
             u32::from(self.0.lengths[code]),
-        );
+        )
     }
 }
 
@@ -287,19 +286,24 @@ fn write_symbols<L: Copy + Into<u32>>(
             put_literal(lc, out);
             continue;
         }
+        // A match is two writes: the length code with its extra bits (at most 15 + 5),
+        // then the distance code with its extra bits (at most 15 + 13).
         let length_code = usize::from(LENGTH_CODE[lc]);
-        put_literal(257 + length_code, out);
-        let extra = u32::from(LENGTH_EXTRA_BITS[length_code]);
-        if extra != 0 {
-            out.put((lc - usize::from(LENGTH_BASE[length_code])) as u32, extra);
-        }
+        let symbol = 257 + length_code;
+        let code_bits: u32 = literal_lengths[symbol].into();
+        let extra = (lc - usize::from(LENGTH_BASE[length_code])) as u32;
+        out.put(
+            u32::from(literal_codes[symbol]) | extra << code_bits,
+            code_bits + u32::from(LENGTH_EXTRA_BITS[length_code]),
+        );
         let distance = distance - 1;
         let code = distance_code(distance);
-        distances.put(code, out);
-        let extra = u32::from(DISTANCE_EXTRA_BITS[code]);
-        if extra != 0 {
-            out.put((distance - usize::from(DISTANCE_BASE[code])) as u32, extra);
-        }
+        let (code_value, code_bits) = distances.code(code);
+        let extra = (distance - usize::from(DISTANCE_BASE[code])) as u32;
+        out.put(
+            code_value | extra << code_bits,
+            code_bits + u32::from(DISTANCE_EXTRA_BITS[code]),
+        );
     }
     put_literal(END_OF_BLOCK, out);
 }

@@ -149,6 +149,8 @@ pub const FIXED_LITERAL_LENGTHS: [u8; 288] = fixed_literal_lengths();
 pub const FIXED_LITERAL_CODES: [u16; 288] = canonical_codes(&FIXED_LITERAL_LENGTHS);
 /// Every fixed distance code is 5 bits long.
 pub const FIXED_DISTANCE_BITS: u8 = 5;
+/// Codes (bit-reversed) of the fixed distance code: the code number itself in 5 bits.
+pub const FIXED_DISTANCE_CODES: [u16; 30] = canonical_codes(&[FIXED_DISTANCE_BITS; 30]);
 
 const fn fixed_literal_lengths() -> [u8; 288] {
     let mut lengths = [0u8; 288];
