@@ -1,6 +1,8 @@
 //! Property tests live in proptests/tests/. This library holds what several of them
 //! share: inputs for the codec equivalence tests.
 
+use engine::codec::PageCodec;
+use engine::xorshift::XorShift;
 use proptest::prelude::*;
 
 /// One piece of an input.
@@ -49,4 +51,34 @@ pub fn input(max: usize) -> impl Strategy<Value = Vec<u8>> {
         data.truncate(max);
         data
     })
+}
+
+/// `page` padded with noise, or cut, to exactly `page_size` bytes: the dump writer only
+/// ever hands codecs whole pages.
+pub fn whole_page(mut page: Vec<u8>, page_size: usize) -> Vec<u8> {
+    let mut noise = XorShift(0x9e37_79b9_7f4a_7c15 ^ page.len() as u64);
+    while page.len() < page_size {
+        page.push(noise.next() as u8);
+    }
+    page.truncate(page_size);
+    page
+}
+
+/// makedumpfile's rule with a page-minus-one buffer: `codec` declines exactly when the
+/// reference stream `expected` is not shorter than the page, and otherwise writes it.
+pub fn check_page_minus_one(
+    codec: &mut dyn PageCodec,
+    page: &[u8],
+    expected: &[u8],
+) -> Result<(), TestCaseError> {
+    let mut out = vec![0u8; page.len() - 1];
+    match codec.compress(page, &mut out) {
+        None => prop_assert!(
+            expected.len() >= page.len(),
+            "declined a {}-byte stream",
+            expected.len()
+        ),
+        Some(n) => prop_assert_eq!(&out[..n], expected),
+    }
+    Ok(())
 }
