@@ -18,11 +18,13 @@ use super::deflate::{ZlibLevel1, MAX_INPUT};
 use super::{Compression, PageCodec};
 use crate::error::{Error, Result};
 
-/// A reusable zlib context (one z_stream each way).
+/// A reusable zlib context: our level-1 encoder, and a z_stream each way created on
+/// first use. A dump of 4 KiB pages never needs the deflate stream, and its
+/// deflateInit alone touches 64 KiB (CLEAR_HASH) of every producer's memory.
 pub struct ZlibCodec {
     level1: ZlibLevel1,
-    deflate: Compress,
-    inflate: Decompress,
+    deflate: Option<Compress>,
+    inflate: Option<Decompress>,
 }
 
 impl ZlibCodec {
@@ -30,8 +32,8 @@ impl ZlibCodec {
     pub fn new() -> Self {
         ZlibCodec {
             level1: ZlibLevel1::new(),
-            deflate: Compress::new(flate2::Compression::new(1), true),
-            inflate: Decompress::new(true),
+            deflate: None,
+            inflate: None,
         }
     }
 }
@@ -51,21 +53,25 @@ impl PageCodec for ZlibCodec {
         if page.len() <= MAX_INPUT {
             return self.level1.compress(page, out);
         }
+        let deflate = self
+            .deflate
+            .get_or_insert_with(|| Compress::new(flate2::Compression::new(1), true));
         // deflateReset keeps the allocated state: the point of reusing the stream.
-        self.deflate.reset();
-        match self.deflate.compress(page, out, FlushCompress::Finish) {
-            Ok(Status::StreamEnd) => Some(self.deflate.total_out() as usize),
+        deflate.reset();
+        match deflate.compress(page, out, FlushCompress::Finish) {
+            Ok(Status::StreamEnd) => Some(deflate.total_out() as usize),
             _ => None,
         }
     }
 
     fn decompress(&mut self, data: &[u8], out: &mut [u8]) -> Result<()> {
-        self.inflate.reset(true);
-        match self.inflate.decompress(data, out, FlushDecompress::Finish) {
-            Ok(Status::StreamEnd) if self.inflate.total_out() as usize == out.len() => Ok(()),
+        let inflate = self.inflate.get_or_insert_with(|| Decompress::new(true));
+        inflate.reset(true);
+        match inflate.decompress(data, out, FlushDecompress::Finish) {
+            Ok(Status::StreamEnd) if inflate.total_out() as usize == out.len() => Ok(()),
             Ok(_) => Err(Error::invalid(format!(
                 "zlib page decodes to {} bytes, expected {}",
-                self.inflate.total_out(),
+                inflate.total_out(),
                 out.len()
             ))),
             Err(e) => Err(Error::invalid(format!("zlib page does not decode: {e}"))),
