@@ -16,8 +16,8 @@
 //!
 //! Scope: inputs up to [`MAX_INPUT`] bytes, which zlib always encodes as one block. The
 //! codec falls back to zlib for longer pages (16 KiB and 64 KiB page kernels).
-//! Equivalence is checked against the system zlib by unit tests here, the `zlib_exact`
-//! property tests, the `zlib_exact` fuzz target, and `cmp` of whole dumps against
+//! Equivalence is checked against the system zlib by unit tests here, the property tests
+//! in `proptests/tests/zlib.rs`, the `zlib_exact` fuzz target, and `cmp` of whole dumps against
 //! makedumpfile on the real vmcores.
 
 mod bits;
