@@ -16,7 +16,11 @@ pub struct KdumpPageSink<'o> {
     desc_cache: Vec<u8>,
     desc_file_offset: u64,
     first_desc_offset: u64,
+    /// Page data not yet written: its first `data_len` bytes. The vector only grows
+    /// (to `cache_size` plus one page), so a page buffer lent to the serial path never
+    /// needs zeroing.
     data_cache: Vec<u8>,
+    data_len: usize,
     data_file_offset: u64,
     next_data_offset: u64,
     zero_desc: Option<PageDesc>,
@@ -43,7 +47,8 @@ impl<'o> KdumpPageSink<'o> {
             desc_cache: Vec::with_capacity(cache_size + PAGE_DESC_SIZE),
             desc_file_offset: layout.offset_desc(),
             first_desc_offset: layout.offset_desc(),
-            data_cache: Vec::with_capacity(cache_size + layout.block_size as usize),
+            data_cache: Vec::new(),
+            data_len: 0,
             data_file_offset: layout.offset_data(),
             next_data_offset: layout.offset_data(),
             zero_desc: None,
@@ -60,6 +65,7 @@ impl<'o> KdumpPageSink<'o> {
                 page_flags: 0,
             });
             sink.data_cache.resize(size as usize, 0);
+            sink.data_len = size as usize;
             sink.next_data_offset += size as u64;
         }
         sink
@@ -122,15 +128,17 @@ impl<'o> KdumpPageSink<'o> {
     }
 
     fn flush_data(&mut self) -> Result<()> {
-        if !self.data_cache.is_empty() {
-            if let Err(e) = self.out.write_at(self.data_file_offset, &self.data_cache) {
-                let written = self.out.failed_write_prefix() as usize;
+        if self.data_len > 0 {
+            let pending = &self.data_cache[..self.data_len];
+            if let Err(e) = self.out.write_at(self.data_file_offset, pending) {
+                let written = (self.out.failed_write_prefix() as usize).min(self.data_len);
                 self.data_file_offset += written as u64;
-                self.data_cache.drain(..written.min(self.data_cache.len()));
+                self.data_cache.copy_within(written..self.data_len, 0);
+                self.data_len -= written;
                 return Err(e);
             }
-            self.data_file_offset += self.data_cache.len() as u64;
-            self.data_cache.clear();
+            self.data_file_offset += self.data_len as u64;
+            self.data_len = 0;
         }
         Ok(())
     }
@@ -173,6 +181,31 @@ impl<'o> KdumpPageSink<'o> {
 
 impl PageSink for KdumpPageSink<'_> {
     fn write_page(&mut self, pfn: u64, outcome: PageOutcome, data: &[u8]) -> Result<()> {
+        let stored = match outcome {
+            PageOutcome::Zero => 0,
+            PageOutcome::Data { len, .. } => len,
+        };
+        if stored != data.len() {
+            return Err(Error::internal(format!(
+                "pfn {pfn:#x}: {} bytes of page data for a {stored}-byte page",
+                data.len()
+            )));
+        }
+        if let Some(buffer) = self.page_buffer(data.len()) {
+            buffer.copy_from_slice(data);
+        }
+        self.commit_page(pfn, outcome)
+    }
+
+    fn page_buffer(&mut self, len: usize) -> Option<&mut [u8]> {
+        let end = self.data_len + len;
+        if end > self.data_cache.len() {
+            self.data_cache.resize(end, 0);
+        }
+        self.data_cache.get_mut(self.data_len..end)
+    }
+
+    fn commit_page(&mut self, pfn: u64, outcome: PageOutcome) -> Result<()> {
         if self.pages % self.progress_every == 0 {
             self.progress
                 .update(Stage::CopyingData, self.pages, self.expected);
@@ -191,9 +224,14 @@ impl PageSink for KdumpPageSink<'_> {
                     flags,
                     page_flags: 0,
                 };
+                if self.data_len + len > self.data_cache.len() {
+                    return Err(Error::internal(format!(
+                        "pfn {pfn:#x}: {len} bytes committed past the page buffer"
+                    )));
+                }
                 self.next_data_offset += len as u64;
-                self.data_cache.extend_from_slice(data);
-                if self.data_cache.len() >= self.cache_size {
+                self.data_len += len;
+                if self.data_len >= self.cache_size {
                     self.flush_data()?;
                 }
                 desc
@@ -284,5 +322,74 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The serial path's in-place writes (page_buffer + commit_page) and write_page give
+    /// the same file, across zero pages, odd lengths, and cache flushes mid-stream.
+    #[test]
+    fn page_buffer_and_write_page_write_the_same_file() {
+        let pages = 300u64;
+        let layout = KdumpLayout {
+            block_size: 4096,
+            sub_hdr_blocks: 1,
+            bitmap_blocks_each: 1,
+            max_mapnr: 4096,
+            num_dumpable: pages,
+        };
+        let page = |pfn: u64| -> (PageOutcome, Vec<u8>) {
+            if pfn % 5 == 0 {
+                return (PageOutcome::Zero, Vec::new());
+            }
+            let len = 1 + (pfn as usize * 977) % 4096;
+            let data = (0..len).map(|i| (i as u64 ^ pfn) as u8).collect();
+            let flags = (pfn % 3) as u32;
+            (PageOutcome::Data { len, flags }, data)
+        };
+        let mut copied = MemoryOutput::default();
+        let mut in_place = MemoryOutput::default();
+        {
+            let mut sink = KdumpPageSink::new(&mut copied, &layout, 8192, true, &NoProgress);
+            for pfn in 0..pages {
+                let (outcome, data) = page(pfn);
+                sink.write_page(pfn, outcome, &data).unwrap();
+            }
+            sink.flush().unwrap();
+        }
+        {
+            let mut sink = KdumpPageSink::new(&mut in_place, &layout, 8192, true, &NoProgress);
+            for pfn in 0..pages {
+                let (outcome, data) = page(pfn);
+                let buffer = sink.page_buffer(4096).unwrap();
+                buffer[..data.len()].copy_from_slice(&data);
+                // What lies past the stored length must not reach the file.
+                buffer[data.len()..].fill(0xee);
+                sink.commit_page(pfn, outcome).unwrap();
+            }
+            sink.flush().unwrap();
+        }
+        assert!(copied.bytes.len() as u64 > layout.offset_data());
+        assert_eq!(copied.bytes, in_place.bytes);
+    }
+
+    /// A commit that claims more bytes than the lent buffer is refused, not written.
+    #[test]
+    fn commit_beyond_the_page_buffer_is_an_error() {
+        let layout = KdumpLayout {
+            block_size: 4096,
+            sub_hdr_blocks: 1,
+            bitmap_blocks_each: 1,
+            max_mapnr: 4096,
+            num_dumpable: 1,
+        };
+        let mut out = MemoryOutput::default();
+        let mut sink = KdumpPageSink::new(&mut out, &layout, 8192, false, &NoProgress);
+        let lent = sink.page_buffer(100).unwrap().len();
+        let outcome = PageOutcome::Data {
+            len: lent + 1,
+            flags: 0,
+        };
+        assert!(sink.commit_page(0, outcome).is_err());
+        let short = PageOutcome::Data { len: 10, flags: 0 };
+        assert!(sink.write_page(0, short, &[0u8; 11]).is_err());
     }
 }

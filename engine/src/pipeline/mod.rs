@@ -103,6 +103,21 @@ pub trait PageWorker: Send {
 pub trait PageSink {
     /// Called in ascending pfn order; `data` is empty for [`PageOutcome::Zero`].
     fn write_page(&mut self, pfn: u64, outcome: PageOutcome, data: &[u8]) -> Result<()>;
+
+    /// For the serial path: `len` bytes where the next page's data can be written in
+    /// place, saving the copy [`PageSink::write_page`] makes. A sink that offers it
+    /// takes the page through [`PageSink::commit_page`]; the default offers none.
+    fn page_buffer(&mut self, _len: usize) -> Option<&mut [u8]> {
+        None
+    }
+
+    /// Take page `pfn`, whose data (`outcome`'s `len` bytes) the worker wrote at the
+    /// start of the last [`PageSink::page_buffer`].
+    fn commit_page(&mut self, pfn: u64, _outcome: PageOutcome) -> Result<()> {
+        Err(Error::internal(format!(
+            "pfn {pfn:#x}: page committed to a sink without a page buffer"
+        )))
+    }
 }
 
 /// Tuning of a pipeline run.
@@ -268,24 +283,41 @@ where
 {
     let mut stats = PipelineStats::default();
     let mut worker = make_worker(0)?;
-    let mut out = vec![0u8; config.slot_size];
+    let mut out = Vec::new();
     for pfn in dumpable.iter_set(range.start, range.end) {
-        let outcome = worker.process(pfn, &mut out)?;
-        let data = match outcome {
-            PageOutcome::Zero => &[][..],
-            PageOutcome::Data { len, .. } => out.get(..len).ok_or_else(|| {
-                Error::internal(format!(
-                    "worker stored {len} bytes for pfn {pfn:#x}, more than its {}-byte buffer",
-                    out.len()
-                ))
-            })?,
+        // In place when the sink lends its write cache, else through our own buffer.
+        let (outcome, data_len) = match sink.page_buffer(config.slot_size) {
+            Some(buffer) => {
+                let outcome = worker.process(pfn, buffer)?;
+                let data_len = stored_len(pfn, outcome, buffer.len())?;
+                sink.commit_page(pfn, outcome)?;
+                (outcome, data_len)
+            }
+            None => {
+                out.resize(config.slot_size, 0);
+                let outcome = worker.process(pfn, &mut out)?;
+                let data_len = stored_len(pfn, outcome, out.len())?;
+                sink.write_page(pfn, outcome, &out[..data_len])?;
+                (outcome, data_len)
+            }
         };
-        sink.write_page(pfn, outcome, data)?;
         stats.pages += 1;
         stats.zero_pages += (outcome == PageOutcome::Zero) as u64;
-        stats.data_bytes += data.len() as u64;
+        stats.data_bytes += data_len as u64;
     }
     Ok(stats)
+}
+
+/// How many bytes of its `capacity`-byte buffer a worker says it stored; more than the
+/// buffer holds is a worker bug, reported instead of trusted.
+pub(crate) fn stored_len(pfn: u64, outcome: PageOutcome, capacity: usize) -> Result<usize> {
+    match outcome {
+        PageOutcome::Zero => Ok(0),
+        PageOutcome::Data { len, .. } if len <= capacity => Ok(len),
+        PageOutcome::Data { len, .. } => Err(Error::internal(format!(
+            "worker stored {len} bytes for pfn {pfn:#x}, more than its {capacity}-byte buffer"
+        ))),
+    }
 }
 
 /// N producer threads, the calling thread consumes.

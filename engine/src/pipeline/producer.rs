@@ -13,7 +13,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use super::ring::{PageFlag, RingProducer};
 use super::shared::Shared;
 use super::wait::Aborted;
-use super::{PageOutcome, PageWorker};
+use super::{stored_len, PageOutcome, PageWorker};
 use crate::bitmap::Bitmap;
 use crate::error::{Error, Result};
 
@@ -144,20 +144,16 @@ impl<'a, W: PageWorker> Producer<'a, W> {
                 )
             })
         };
-        let flag = match result {
-            Ok(PageOutcome::Zero) => PageFlag::Zero { pfn },
-            Ok(PageOutcome::Data { len, flags }) if len <= slab.slot_size() => PageFlag::Data {
+        let flag = match result.and_then(|outcome| {
+            stored_len(pfn, outcome, slab.slot_size()).map(|len| (outcome, len))
+        }) {
+            Ok((PageOutcome::Zero, _)) => PageFlag::Zero { pfn },
+            Ok((PageOutcome::Data { flags, .. }, len)) => PageFlag::Data {
                 pfn,
                 slot,
                 len: len as u32,
                 flags,
             },
-            Ok(PageOutcome::Data { len, .. }) => {
-                return self.page_error(pfn, Error::internal(format!(
-                    "worker stored {len} bytes for pfn {pfn:#x}, more than its {}-byte page_data slot",
-                    slab.slot_size()
-                )));
-            }
             Err(error) => return self.page_error(pfn, error),
         };
         if self.publish(flag).is_err() {

@@ -54,11 +54,14 @@ impl PageWorker for TestWorker {
     }
 }
 
-/// Records every call; optionally fails at the n-th page.
+/// Records every call; optionally fails at the n-th page. With `lent` it also offers
+/// the serial path a page buffer, refilled with a marker byte before each page so
+/// stale bytes would show.
 #[derive(Default)]
 struct RecordingSink {
     pages: Vec<(u64, PageOutcome, Vec<u8>)>,
     fail_after: Option<usize>,
+    lent: Option<Vec<u8>>,
 }
 
 impl PageSink for RecordingSink {
@@ -72,6 +75,24 @@ impl PageSink for RecordingSink {
         }
         self.pages.push((pfn, outcome, data.to_vec()));
         Ok(())
+    }
+
+    fn page_buffer(&mut self, len: usize) -> Option<&mut [u8]> {
+        let lent = self.lent.as_mut()?;
+        lent.clear();
+        lent.resize(len, 0xa5);
+        Some(lent)
+    }
+
+    fn commit_page(&mut self, pfn: u64, outcome: PageOutcome) -> Result<()> {
+        let lent = self.lent.take().expect("commit after page_buffer");
+        let len = match outcome {
+            PageOutcome::Zero => 0,
+            PageOutcome::Data { len, .. } => len,
+        };
+        let result = self.write_page(pfn, outcome, &lent[..len]);
+        self.lent = Some(lent);
+        result
     }
 }
 
@@ -136,6 +157,21 @@ fn every_thread_count_matches_serial() {
     let bits = bitmap(3000, |p| p % 5 != 1 && !(1000..1300).contains(&p));
     let expected = serial(&bits, 3..2990);
     assert!(expected.len() > 2000);
+    let mut lending = RecordingSink {
+        lent: Some(Vec::new()),
+        ..Default::default()
+    };
+    let tuning = PipelineTuning::default();
+    run_with(
+        &bits,
+        3..2990,
+        0,
+        &tuning,
+        TestWorker::default(),
+        &mut lending,
+    )
+    .unwrap();
+    assert!(lending.pages == expected, "in-place serial path differs");
     for threads in [1, 2, 3, 4, 8, 16] {
         for tuning in [PipelineTuning::default(), small_tuning()] {
             let mut sink = RecordingSink::default();
@@ -323,8 +359,11 @@ fn oversized_outcome_is_an_error_not_a_panic() {
         }
     }
     let bits = bitmap(10, |_| true);
-    for threads in [0, 2] {
-        let mut sink = RecordingSink::default();
+    for (threads, lent) in [(0, None), (0, Some(Vec::new())), (2, None)] {
+        let mut sink = RecordingSink {
+            lent,
+            ..Default::default()
+        };
         let err = run_tuned(
             &bits,
             0..10,
