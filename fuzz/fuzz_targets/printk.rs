@@ -148,8 +148,16 @@ fn map_kernel_text(image: &mut [u8]) {
     const PRESENT_RW: u64 = 0x3;
     const PSE: u64 = 0x80;
     image[PMD_TABLE as usize..TOP_TABLE as usize + PAGE].fill(0);
-    put(image, TOP_TABLE + 511 * 8, &(PUD_TABLE | PRESENT_RW).to_le_bytes());
-    put(image, PUD_TABLE + 510 * 8, &(PMD_TABLE | PRESENT_RW).to_le_bytes());
+    put(
+        image,
+        TOP_TABLE + 511 * 8,
+        &(PUD_TABLE | PRESENT_RW).to_le_bytes(),
+    );
+    put(
+        image,
+        PUD_TABLE + 510 * 8,
+        &(PMD_TABLE | PRESENT_RW).to_le_bytes(),
+    );
     put(image, PMD_TABLE, &(PSE | PRESENT_RW).to_le_bytes());
 }
 

@@ -12,7 +12,8 @@
 //!
 //! What differs is the plumbing: the table lives in the codec instead of being allocated
 //! per call, and output goes into the caller's slice, giving up (`None`) as soon as it
-//! would not fit.
+//! would not fit; the instructions are encoded by `emit`, without a bounds test per
+//! byte while the buffer has room for a pair's worst case.
 
 /// liblzo compresses at most this many input bytes per block, so that block-relative
 /// positions fit the table's 16 bits and every match offset stays within M4's 0xbfff.
@@ -66,7 +67,7 @@ impl Lzo1x1 {
     /// the stream would not fit in `out` (the output only grows, so the full stream would
     /// not fit either).
     pub fn compress(&mut self, src: &[u8], out: &mut [u8]) -> Option<usize> {
-        let mut out = Output { buf: out, len: 0 };
+        let mut out = Checked { buf: out, len: 0 };
         // Literals that precede `done` and are not yet written: a block hands its
         // unmatched tail to the next block (or to the final literal run).
         let mut pending = 0usize;
@@ -77,30 +78,32 @@ impl Lzo1x1 {
             if pending + block_len < 32 {
                 break;
             }
-            pending = self.compress_block(src, done, block_len, pending, &mut out)?;
+            (pending, out) = self.compress_block(src, done, block_len, pending, out)?;
             done += block_len;
         }
         pending += src.len() - done;
         if pending > 0 {
             let first = out.len == 0;
-            out.literal_header(pending, first)?;
-            out.bytes(src.get(src.len() - pending..)?)?;
+            literal_run(&mut out, src, src.len() - pending, pending, first)?;
         }
-        out.bytes(&END_OF_STREAM)?;
+        for b in END_OF_STREAM {
+            out.byte(b)?;
+        }
         Some(out.len)
     }
 
     /// Search and encode `src[start..start + len]`, with `pending` literals before
     /// `start` still to be written. Returns the literals left unwritten at the block's
-    /// end (counted back from `start + len`).
-    fn compress_block(
+    /// end (counted back from `start + len`), and the output. The output is taken and
+    /// given back by value so that its length lives in a register through the loop.
+    fn compress_block<'o>(
         &mut self,
         src: &[u8],
         start: usize,
         len: usize,
         pending: usize,
-        out: &mut Output<'_>,
-    ) -> Option<usize> {
+        mut out: Checked<'o>,
+    ) -> Option<(usize, Checked<'o>)> {
         // A zero slot is not "empty": it offers position 0 of the block as a candidate,
         // so the table must read all zero at every block start, as liblzo's does.
         self.table.fill(0);
@@ -109,6 +112,7 @@ impl Lzo1x1 {
         // copied from `src`), which lets the compiler drop most bounds tests.
         let block = src.get(..start + len)?;
         let search_end = block.len().checked_sub(SEARCH_MARGIN)?;
+        let pair_overhead = Reserved::pair_overhead(block.len());
         // `anchor` is where the last match ended (or the block start); the literal skip
         // grows with the distance from it. Carried-over literals begin `carried` before.
         let mut anchor = start;
@@ -122,7 +126,7 @@ impl Lzo1x1 {
             // Find the next position whose 4 bytes equal those at the table's candidate.
             let candidate = loop {
                 if pos >= search_end {
-                    return Some(start + len - (anchor - carried));
+                    return Some((start + len - (anchor - carried), out));
                 }
                 // This loop is most of `-l`'s time, so its two reads skip the bounds test.
                 // Both positions are below `search_end`, 20 bytes before the block's end:
@@ -143,34 +147,87 @@ impl Lzo1x1 {
             let literal_start = anchor - carried;
             carried = 0;
             let literals = pos - literal_start;
-            if literals > 0 {
-                out.literal_header(literals, false)?;
-                out.literals(src, literal_start, literals)?;
-            }
-            let limit = (search_end - pos).saturating_sub(4);
-            let match_len = 4 + common_prefix(block, pos + 4, candidate + 4, limit)?;
             let offset = pos - candidate;
-            pos += match_len;
+            // Unchecked writes while the output has room for the pair's worst case.
+            pos += match Reserved::for_pair(&mut out, literals, pair_overhead) {
+                Some(mut out) => {
+                    write_pair(&mut out, block, literal_start, pos, offset, search_end)?
+                }
+                None => {
+                    write_pair_near_end(&mut out, block, literal_start, pos, offset, search_end)?
+                }
+            };
             anchor = pos;
-            out.match_instruction(match_len, offset)?;
         }
     }
 }
 
-/// Length of the common prefix of `src[a..]` and `src[b..]`, compared 8 bytes at a
-/// time as liblzo does: it stops at the first differing byte, or after the first 8-byte
-/// step that reaches `limit` bytes (so it can overshoot `limit` by up to 7 when the
-/// bytes keep matching, exactly like liblzo).
-fn common_prefix(src: &[u8], a: usize, b: usize, limit: usize) -> Option<usize> {
+/// [`write_pair`] through every bounds test, for the pairs near the output's end; out
+/// of line, so that the common path keeps its registers.
+#[cold]
+#[inline(never)]
+fn write_pair_near_end(
+    out: &mut Checked<'_>,
+    block: &[u8],
+    literal_start: usize,
+    pos: usize,
+    offset: usize,
+    search_end: usize,
+) -> Option<usize> {
+    write_pair(out, block, literal_start, pos, offset, search_end)
+}
+
+/// Write the literals from `literal_start` up to `pos`, measure the match at `pos`
+/// (`offset` back) and write it; returns the match length. The literals go first,
+/// as in liblzo: whether there are any is decided by the search loop just left
+/// (none when its first probe matched), and testing it next to that loop lets the
+/// branch predictor see the correlation.
+#[inline(always)]
+fn write_pair<S: Sink>(
+    out: &mut S,
+    block: &[u8],
+    literal_start: usize,
+    pos: usize,
+    offset: usize,
+    search_end: usize,
+) -> Option<usize> {
+    if pos > literal_start {
+        literal_run(out, block, literal_start, pos - literal_start, false)?;
+    }
+    let limit = (search_end - pos).saturating_sub(4);
+    let len = 4 + common_prefix(block, pos + 4, pos - offset + 4, limit, search_end);
+    match_instruction(out, len, offset)?;
+    Some(len)
+}
+
+/// Length of the common prefix of `block[a..]` and `block[b..]` for a match found at
+/// `a - 4` (`b < a`), compared 8 bytes at a time as liblzo does: it stops at the first
+/// differing byte, or after the first 8-byte step that reaches `limit` bytes (so it can
+/// overshoot `limit` by up to 7 when the bytes keep matching, exactly like liblzo).
+///
+/// `limit` is what is left before the search end, `search_end - a` or 0, so every read
+/// starts below `search_end + 4` (the first at `a < search_end + 4`, later ones at
+/// `a + n` with `n < limit`), and `search_end + 4 + 8` is inside the block: its last
+/// `SEARCH_MARGIN` (20) bytes lie past `search_end`.
+fn common_prefix(block: &[u8], a: usize, b: usize, limit: usize, search_end: usize) -> usize {
+    let below = search_end + 4;
+    // The first step has its own branch, as in liblzo: whether a match passes 12 bytes
+    // is close to a coin toss on kernel pages, and in cachegrind's branch model one
+    // branch shared with the loop's exit mispredicted more (2000 real pages: 298k
+    // against 196k for the split pair).
+    let diff = read_u64_below(block, a, below) ^ read_u64_below(block, b, below);
+    if diff != 0 {
+        return (diff.trailing_zeros() / 8) as usize;
+    }
     let mut n = 0;
     loop {
-        let diff = read_u64(src, a + n)? ^ read_u64(src, b + n)?;
-        if diff != 0 {
-            return Some(n + (diff.trailing_zeros() / 8) as usize);
-        }
         n += 8;
         if n >= limit {
-            return Some(n);
+            return n;
+        }
+        let diff = read_u64_below(block, a + n, below) ^ read_u64_below(block, b + n, below);
+        if diff != 0 {
+            return n + (diff.trailing_zeros() / 8) as usize;
         }
     }
 }
@@ -185,108 +242,18 @@ fn read_u32_below(src: &[u8], at: usize, limit: usize) -> u32 {
     unsafe { u32::from_le_bytes(src.as_ptr().add(at).cast::<[u8; 4]>().read_unaligned()) }
 }
 
-fn read_u64(src: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(*src.get(at..)?.first_chunk::<8>()?))
+/// The 8 bytes at `at`, for `at < limit` where `limit + 8 <= src.len()` (checked in
+/// debug builds; [`common_prefix`] states why its reads qualify).
+#[inline(always)]
+fn read_u64_below(src: &[u8], at: usize, limit: usize) -> u64 {
+    debug_assert!(at < limit && limit + 8 <= src.len());
+    // SAFETY: at + 8 <= limit + 8 <= src.len(), so the 8 bytes are inside `src`;
+    // read_unaligned has no alignment requirement.
+    unsafe { u64::from_le_bytes(src.as_ptr().add(at).cast::<[u8; 8]>().read_unaligned()) }
 }
 
-/// The caller's buffer and how much of it is written; every write fails with `None`
-/// instead of overflowing.
-struct Output<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-}
-
-impl Output<'_> {
-    fn byte(&mut self, b: u8) -> Option<()> {
-        *self.buf.get_mut(self.len)? = b;
-        self.len += 1;
-        Some(())
-    }
-
-    fn bytes(&mut self, b: &[u8]) -> Option<()> {
-        let end = self.len + b.len();
-        self.buf.get_mut(self.len..end)?.copy_from_slice(b);
-        self.len = end;
-        Some(())
-    }
-
-    /// Copy `src[from..from + n]`. Most literal runs are a few bytes long, where a
-    /// `memcpy` call costs more than the copy: a run of up to 16 (32) bytes goes as one
-    /// (two) fixed 16-byte moves when both sides have room, and the bytes written past
-    /// the run are overwritten by what follows or lie past the returned length. (A loop
-    /// of 16-byte moves would be turned back into a `memcpy` call by the compiler.)
-    fn literals(&mut self, src: &[u8], from: usize, n: usize) -> Option<()> {
-        if n <= 32 {
-            if let (Some(dst), Some(lit)) = (
-                self.buf
-                    .get_mut(self.len..)
-                    .and_then(|d| d.first_chunk_mut::<32>()),
-                src.get(from..).and_then(|s| s.first_chunk::<32>()),
-            ) {
-                let (d0, d1) = dst.split_at_mut(16);
-                d0.copy_from_slice(&lit[..16]);
-                if n > 16 {
-                    d1.copy_from_slice(&lit[16..]);
-                }
-                self.len += n;
-                return Some(());
-            }
-        }
-        self.bytes(src.get(from..from + n)?)
-    }
-
-    /// The instruction that announces a literal run of `n` (> 0) bytes.
-    fn literal_header(&mut self, n: usize, first: bool) -> Option<()> {
-        if first && n <= FIRST_LITERAL_MAX {
-            // Only valid as the stream's first byte: values above 17 start a literal run.
-            self.byte(17 + n as u8)
-        } else if n <= 3 {
-            // 1..=3 literals after a match live in the low two bits of the match's
-            // second-to-last byte (its "state" bits), which are zero until now.
-            let at = self.len.checked_sub(2)?;
-            *self.buf.get_mut(at)? |= n as u8;
-            Some(())
-        } else if n <= 18 {
-            self.byte(n as u8 - 3)
-        } else {
-            self.byte(0)?;
-            self.length_extension(n - 18)
-        }
-    }
-
-    /// A length too large for its instruction's bits: one zero byte per 255, then the
-    /// remainder (1..=255).
-    fn length_extension(&mut self, mut rest: usize) -> Option<()> {
-        while rest > 255 {
-            rest -= 255;
-            self.byte(0)?;
-        }
-        self.byte(rest as u8)
-    }
-
-    /// A back-reference of `len` (>= 4) bytes at distance `offset` (1..=0xbfff).
-    fn match_instruction(&mut self, len: usize, offset: usize) -> Option<()> {
-        if len <= M2_MAX_LEN && offset <= M2_MAX_OFFSET {
-            let d = offset - 1;
-            self.bytes(&[(((len - 1) << 5) | ((d & 7) << 2)) as u8, (d >> 3) as u8])
-        } else {
-            let (marker, max_len, d) = if offset <= M3_MAX_OFFSET {
-                (M3_MARKER, M3_MAX_LEN, offset - 1)
-            } else {
-                // Bit 14 of the distance goes into the marker byte.
-                let d = offset - 0x4000;
-                (M4_MARKER | ((d >> 11) & 8) as u8, M4_MAX_LEN, d)
-            };
-            if len <= max_len {
-                self.byte(marker | (len - 2) as u8)?;
-            } else {
-                self.byte(marker)?;
-                self.length_extension(len - max_len)?;
-            }
-            self.bytes(&[(d << 2) as u8, (d >> 6) as u8])
-        }
-    }
-}
-
+mod emit;
 #[cfg(test)]
 mod tests;
+
+use emit::{literal_run, match_instruction, Checked, Reserved, Sink};

@@ -317,7 +317,11 @@ fn machine_seeds(corpus: &Corpus) -> Result<(), Error> {
             seed.push(text.len() as u8);
             seed.extend_from_slice(text.as_bytes());
         }
-        corpus.put("printk", &format!("ring-flags-{flags}-bits-{count_bits}"), &seed)?;
+        corpus.put(
+            "printk",
+            &format!("ring-flags-{flags}-bits-{count_bits}"),
+            &seed,
+        )?;
     }
     // codec_decompress / elf_notes: garbage and empty.
     corpus.put("codec_decompress", "garbage", &[0xff; 17])?;

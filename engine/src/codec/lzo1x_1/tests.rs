@@ -168,17 +168,30 @@ fn none_exactly_when_the_crate_reaches_the_page_size() {
         seen[0] > 0 && seen[1] > 0,
         "both outcomes exercised: {seen:?}"
     );
-    // Every output size limit around an actual stream length.
-    let page = text(4096, 2);
-    let expected = reference(&page);
-    for limit in 0..expected.len() + 4 {
-        let mut out = vec![0u8; limit];
-        let got = codec.compress(&page, &mut out);
-        if limit < expected.len() {
-            assert_eq!(got, None, "limit {limit}");
-        } else {
-            assert_eq!(got, Some(expected.len()), "limit {limit}");
-            assert!(out[..expected.len()] == expected[..]);
+    // Every output size limit up to past an actual stream length: the encoder switches
+    // from unchecked writes into a reserved stretch to checked ones near the limit, and
+    // neither may decline a stream that fits or write past the buffer. Text (long
+    // matches), noise with copies (long literal runs) and kernel-like pages.
+    let mut rng = XorShift(41);
+    let mut noisy = rng.bytes(4096);
+    noisy.copy_within(100..1100, 2500);
+    let mut pages = kdump_pages();
+    pages.push(("text 2", text(4096, 2)));
+    pages.push(("noise with a copy", noisy));
+    for (what, page) in pages {
+        let expected = reference(&page);
+        for limit in 0..expected.len() + 80 {
+            let mut out = vec![0u8; limit];
+            let got = codec.compress(&page, &mut out);
+            if limit < expected.len() {
+                assert_eq!(got, None, "{what}: limit {limit}");
+            } else {
+                assert_eq!(got, Some(expected.len()), "{what}: limit {limit}");
+                assert!(
+                    out[..expected.len()] == expected[..],
+                    "{what}: limit {limit}"
+                );
+            }
         }
     }
 }
