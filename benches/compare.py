@@ -3,6 +3,11 @@
 
     benches/compare.py [--vmcore PATH] [--runs N] [--threads 0,1,2,4,8]
                        [--configs "-c -d 1;-l -d 31"] [--out benches/results]
+                       [--ref-zstd PATH]
+
+Debian's makedumpfile has no zstd (its `-z` writes pages uncompressed), so `-z` rows are
+compared with upstream 1.7.2 built with USEZSTD=on (benches/build-makedumpfile-zstd.sh,
+found in the cache by default); without that build they compare with Debian's and say so.
 
 For every configuration (codec x dump level x --num-threads) both binaries run N times,
 alternating (ours, theirs, ours, theirs...) so drift on a shared machine hits both alike.
@@ -70,6 +75,8 @@ def main():
     ap.add_argument('--threads', default='0,1,2,4,8')
     ap.add_argument('--configs', default='-c -d 1;-c -d 31;-l -d 1;-l -d 31;-z -d 1;-z -d 31')
     ap.add_argument('--out', default=os.path.join(ROOT, 'benches', 'results'))
+    ap.add_argument('--ref-zstd', default=os.path.join(CACHE, 'makedumpfile-1.7.2-zstd', 'makedumpfile'),
+                    help='makedumpfile with zstd, for the -z rows (benches/build-makedumpfile-zstd.sh)')
     ap.add_argument('--skip-ref-threads-above', type=int, default=8,
                     help='do not run makedumpfile with more threads than this (it busy-waits)')
     args = ap.parse_args()
@@ -91,7 +98,8 @@ def main():
             extra = ['--num-threads', str(n)] if n else []
             tools = [('ours', args.ours)]
             if n <= args.skip_ref_threads_above:
-                tools.append(('makedumpfile', args.ref))
+                zstd_ref = opts[0] == '-z' and os.path.exists(args.ref_zstd)
+                tools.append(('makedumpfile', args.ref_zstd if zstd_ref else args.ref))
             samples = {name: [] for name, _ in tools}
             for _ in range(args.runs):
                 for name, binary in tools:
@@ -111,7 +119,8 @@ def main():
     os.rmdir(tmp)
     meta = {'vmcore': args.vmcore, 'vmcore_bytes': os.path.getsize(args.vmcore), 'runs': args.runs,
             'cpus': os.cpu_count(), 'machine': platform.machine(), 'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
-            'ref_version': subprocess.run([args.ref, '-v'], capture_output=True, text=True).stdout.splitlines()[0]}
+            'ref_version': subprocess.run([args.ref, '-v'], capture_output=True, text=True).stdout.splitlines()[0],
+            'ref_zstd': args.ref_zstd if os.path.exists(args.ref_zstd) else None}
     with open(os.path.join(args.out, 'compare.json'), 'w') as f:
         json.dump({'meta': meta, 'results': results}, f, indent=1)
     write_markdown(args.out, meta, results)
@@ -132,8 +141,12 @@ def write_markdown(out, meta, results):
         f"vmcore: {meta['vmcore_bytes'] / 2**20:.0f} MiB real /proc/vmcore (Debian 6.1 guest); "
         f"{meta['cpus']} CPUs ({meta['machine']}); median of {meta['runs']} alternating runs; "
         f"reference: {meta['ref_version']}.",
-        'Thread counts above the CPU count measure oversubscription. Debian builds makedumpfile without zstd,',
-        'so its `-z` rows write uncompressed pages (a different, larger file).',
+        'Thread counts above the CPU count measure oversubscription. ' + (
+            'Debian builds makedumpfile without zstd, so the `-z` rows compare with upstream 1.7.2 built with '
+            '`USEZSTD=on` (benches/build-makedumpfile-zstd.sh); both write the same file.'
+            if meta.get('ref_zstd') else
+            'Debian builds makedumpfile without zstd, so its `-z` rows write uncompressed pages (a different, '
+            'larger file): build benches/build-makedumpfile-zstd.sh for a real comparison.'),
         '',
         '| options | threads | ours wall s | makedumpfile wall s | ours / makedumpfile | ours vs our 1 thread | ours CPU s | mdf CPU s | ours peak RSS MiB | mdf peak RSS MiB |',
         '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
