@@ -19,6 +19,10 @@ use std::cell::RefCell;
 use engine::codec::{LzoCodec, PageCodec};
 use libfuzzer_sys::fuzz_target;
 
+#[path = "common/shape.rs"]
+mod common;
+use common::shape;
+
 thread_local! {
     static CODEC: RefCell<LzoCodec> = RefCell::new(LzoCodec::new());
 }
@@ -26,30 +30,11 @@ thread_local! {
 /// Inputs up to 64 KiB reach a second 48 KiB block and M4 distances.
 const MAX_INPUT: usize = 64 << 10;
 
-fn shape(mode: u8, rest: &[u8]) -> Vec<u8> {
-    let mut input = match mode % 3 {
-        0 => rest.to_vec(),
-        1 => {
-            let alphabet = [0u8, 0xff, b'a', 0x10];
-            let mut out = Vec::new();
-            for (i, &b) in rest.iter().enumerate() {
-                let symbol = alphabet[(b >> 6) as usize] ^ (i as u8 & mode);
-                out.extend(std::iter::repeat_n(symbol, usize::from(b & 0x3f) * 5 + 1));
-            }
-            out
-        }
-        _ if rest.is_empty() => vec![0; 4096],
-        _ => rest.iter().copied().cycle().take(4096).collect(),
-    };
-    input.truncate(MAX_INPUT);
-    input
-}
-
 fuzz_target!(|data: &[u8]| {
     let [mode, slack, rest @ ..] = data else {
         return;
     };
-    let input = shape(*mode, rest);
+    let input = shape(*mode, rest, 5, MAX_INPUT);
     let expected = lzo1x::compress(&input, lzo1x::CompressLevel::new(3));
     let size = (expected.len() + usize::from(*slack)).saturating_sub(64);
     let mut out = vec![0u8; size];

@@ -14,34 +14,19 @@ use engine::codec::{ZlibLevel1, ZLIB_LEVEL1_MAX_INPUT};
 use flate2::{Compress, Compression, FlushCompress, Status};
 use libfuzzer_sys::fuzz_target;
 
+#[path = "common/shape.rs"]
+mod common;
+use common::shape;
+
 thread_local! {
     static ENCODER: RefCell<ZlibLevel1> = RefCell::new(ZlibLevel1::new());
 }
 
-fn shape(data: &[u8]) -> Vec<u8> {
-    let Some((&mode, rest)) = data.split_first() else {
-        return Vec::new();
-    };
-    let mut input = match mode % 3 {
-        0 => rest.to_vec(),
-        1 => {
-            let alphabet = [0u8, 0xff, b'a', 0x10];
-            let mut out = Vec::new();
-            for (i, &b) in rest.iter().enumerate() {
-                let symbol = alphabet[(b >> 6) as usize] ^ (i as u8 & mode);
-                out.extend(std::iter::repeat_n(symbol, usize::from(b & 0x3f) + 1));
-            }
-            out
-        }
-        _ if rest.is_empty() => vec![0; 4096],
-        _ => rest.iter().copied().cycle().take(4096).collect(),
-    };
-    input.truncate(ZLIB_LEVEL1_MAX_INPUT);
-    input
-}
-
 fuzz_target!(|data: &[u8]| {
-    let input = shape(data);
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let input = shape(mode, rest, 1, ZLIB_LEVEL1_MAX_INPUT);
     let mut stream = Compress::new(Compression::new(1), true);
     let mut expected = vec![0u8; input.len() + input.len() / 1000 + 64];
     let status = stream.compress(&input, &mut expected, FlushCompress::Finish);

@@ -252,19 +252,24 @@ mod tests {
     use crate::format::MemoryOutput;
     use crate::progress::NoProgress;
 
+    /// A small layout: one-block headers and bitmaps, 4 KiB blocks, `pages` descriptors.
+    fn layout_of(pages: u64) -> KdumpLayout {
+        KdumpLayout {
+            block_size: 4096,
+            sub_hdr_blocks: 1,
+            bitmap_blocks_each: 1,
+            max_mapnr: 4096,
+            num_dumpable: pages,
+        }
+    }
+
     /// Fill a sink until the output's limit cuts the descriptor table inside a
     /// descriptor; after salvage, every descriptor on "disk" is whole or all zero and
     /// points only at data that was written.
     #[test]
     fn salvage_never_leaves_a_torn_descriptor() {
         let pages = 64u64;
-        let layout = KdumpLayout {
-            block_size: 4096,
-            sub_hdr_blocks: 1,
-            bitmap_blocks_each: 1,
-            max_mapnr: 4096,
-            num_dumpable: pages,
-        };
+        let layout = layout_of(pages);
         let desc_start = layout.offset_desc();
         // A limit 10 bytes into descriptor 40: data is written first (it lies after the
         // table), so the table is what the limit cuts.
@@ -329,13 +334,7 @@ mod tests {
     #[test]
     fn page_buffer_and_write_page_write_the_same_file() {
         let pages = 300u64;
-        let layout = KdumpLayout {
-            block_size: 4096,
-            sub_hdr_blocks: 1,
-            bitmap_blocks_each: 1,
-            max_mapnr: 4096,
-            num_dumpable: pages,
-        };
+        let layout = layout_of(pages);
         let page = |pfn: u64| -> (PageOutcome, Vec<u8>) {
             if pfn % 5 == 0 {
                 return (PageOutcome::Zero, Vec::new());
@@ -374,13 +373,7 @@ mod tests {
     /// A commit that claims more bytes than the lent buffer is refused, not written.
     #[test]
     fn commit_beyond_the_page_buffer_is_an_error() {
-        let layout = KdumpLayout {
-            block_size: 4096,
-            sub_hdr_blocks: 1,
-            bitmap_blocks_each: 1,
-            max_mapnr: 4096,
-            num_dumpable: 1,
-        };
+        let layout = layout_of(1);
         let mut out = MemoryOutput::default();
         let mut sink = KdumpPageSink::new(&mut out, &layout, 8192, false, &NoProgress);
         let lent = sink.page_buffer(100).unwrap().len();
