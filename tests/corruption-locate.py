@@ -3,10 +3,12 @@
 
     tests/corruption-locate.py VMCORE
 
-Prints `NAME OFFSET [LENGTH]` lines (file offsets, decimal) for: the ELF header fields,
-every program header, the PT_NOTE segment, the VMCOREINFO note and the value of each
-VMCOREINFO key the suite edits, the top-level page table and the entries that map the
-direct map, the kernel text and vmemmap, the mem_section root and section structures, and
+Prints `NAME NUMBER [LENGTH]` lines (decimal; file offsets unless the name says otherwise:
+`*_paddr` and `top_pgt_phys` are physical addresses, `unmapped_kernel_va` a virtual one)
+for: the ELF header fields, every program header and each PT_LOAD's p_paddr and p_memsz,
+the PT_NOTE segment, the VMCOREINFO note and the place and length of every VMCOREINFO
+value, the top-level page table and the entries that map the direct map, the kernel text
+and vmemmap, an unmapped kernel address, the mem_section root and section structures, and
 the struct pages of a few data pfns. Independent of our Rust code: the page-table walk and
 the mem_section decoding are done here from VMCOREINFO, as makedumpfile does.
 """
@@ -77,6 +79,11 @@ def main(path):
         emit(f"phdr{i}", p["at"])
     for i, p in enumerate(core.loads):
         emit(f"load{i}_offset", p["off"], p["filesz"])
+        # Where PT_LOAD i's header is, its p_paddr and its p_memsz: the suite derives the
+        # corrupted header values from these, whatever the capture placed where.
+        emit(f"load{i}_phdr", p["at"])
+        emit(f"load{i}_paddr", p["paddr"], p["memsz"])
+    emit("note_phdr", core.note["at"])
     emit("note_offset", core.note["off"], core.note["filesz"])
 
     notes = mm[core.note["off"]:core.note["off"] + core.note["filesz"]]
@@ -112,6 +119,14 @@ def main(path):
         emit(f"direct_{level}", core.file_offset(e))
     _, text_entries = core.walk(top, int(info["SYMBOL(_stext)"], 16))
     emit("text_pgd", core.file_offset(text_entries[0]))
+    # A kernel-half address that no page table maps: the first empty top-level slot above
+    # the direct map. KASLR moves the direct map, vmalloc and vmemmap bases at every boot,
+    # so no fixed address is sure to be unmapped.
+    direct_slot = (page_offset >> 39) & 511
+    for slot in range(direct_slot + 1, 512):
+        if not core.u64(top + slot * 8) & 1:
+            emit("unmapped_kernel_va", 0xFFFF000000000000 | slot << 39)
+            break
 
     # mem_section: VMCOREINFO gives the root array's address (4.15+).
     section_size = int(info["SIZE(mem_section)"])

@@ -152,16 +152,47 @@ le64() { printf '%016x' "$1" | fold -w2 | tac | tr -d '\n'; }
 le32() { printf '%08x' "$1" | fold -w2 | tac | tr -d '\n'; }
 le16() { printf '%04x' "$1" | fold -w2 | tac | tr -d '\n'; }
 
-# value NAME KEY TEXT: replace KEY's VMCOREINFO value by TEXT of the same length.
+# derive TEXT HOW: a replacement for the VMCOREINFO value TEXT, of TEXT's length. KASLR
+# places the kernel anew at every boot, so the lengths of randomised values (phys_base,
+# KERNELOFFSET, SYMBOL addresses) differ between generated vmcores: every replacement is
+# computed from the value found, never written as a fixed string (issue 19). HOW is
+#   dec EXPR   decimal EXPR, where v is TEXT read as a signed decimal number (phys_base
+#              is negative when KASLR loads the kernel below its link address)
+#   hex EXPR   hexadecimal EXPR, where v is TEXT read as a hexadecimal number
+#   fill C     TEXT's length of the character C
+#   first C    TEXT with its first character replaced by C
+# dec and hex pad with leading zeros (makedumpfile and we read these values with base 10
+# or 16, so zeros do not change them); a result longer than TEXT fails the case loudly.
+derive() {
+    local text=$1 how=$2 arg=$3 len=${#1} v out
+    case $how in
+        dec) if [[ $text == -* ]]; then v=$((-10#${text:1})); else v=$((10#$text)); fi
+             out=$(printf '%0*d' "$len" $((arg))) ;;
+        hex) v=$((16#$text)); out=$(printf '%0*x' "$len" $((arg))) ;;
+        fill) out=$(printf "%${len}s" '' | tr ' ' "$arg") ;;
+        first) out=$arg${text:1} ;;
+        *) echo "derive: unknown rule $how" >&2; return 1 ;;
+    esac
+    [[ ${#out} -eq $len ]] || { echo "derive: $how $arg of $text gives $out, not $len characters" >&2; return 1; }
+    printf '%s' "$out"
+}
+
+# value NAME KEY HOW ARG: replace KEY's VMCOREINFO value by `derive VALUE HOW ARG`, run the
+# structural modes, restore.
 value() {
-    local name=$1 key=$2 text=$3
-    local offset=${AT["value:$key"]:-} len=${LEN["value:$key"]:-}
-    if [[ -z $offset || ${#text} -ne $len ]]; then
-        failed=$((failed + 1)); failures+=("$name: VMCOREINFO has no $key of length ${#text}")
-        printf 'FAIL %s: no %s of length %d in VMCOREINFO\n' "$name" "$key" "${#text}"
+    local name=$1 key=$2 offset=${AT["value:$2"]:-} len=${LEN["value:$2"]:-} text new
+    if [[ -z $offset || -z $len ]]; then
+        failed=$((failed + 1)); failures+=("$name: VMCOREINFO has no $key")
+        printf 'FAIL %s: no %s in VMCOREINFO\n' "$name" "$key"
         return
     fi
-    poke "$name" structural "$offset" "$(printf '%s' "$text" | xxd -p | tr -d '\n')"
+    text=$(dd if="$CORE" bs=1 skip="$offset" count="$len" status=none)
+    if ! new=$(derive "$text" "$3" "$4"); then
+        failed=$((failed + 1)); failures+=("$name: cannot derive a replacement for $key=$text")
+        printf 'FAIL %s: cannot derive a replacement for %s=%s\n' "$name" "$key" "$text"
+        return
+    fi
+    poke "$name ($key=$text -> $new)" structural "$offset" "$(printf '%s' "$new" | xxd -p | tr -d '\n')"
 }
 
 need_cmd xxd "apt-get install xxd"
@@ -172,7 +203,9 @@ while read -r name offset length; do
     AT[$name]=$offset
     LEN[$name]=${length:-}
 done < <($DEBIAN_PYTHON "$ROOT/tests/corruption-locate.py" "$CORE")
-[[ -n ${AT[top_pgt]:-} && -n ${AT[section0_mem_map]:-} ]] || missing "tests/corruption-locate.py could not locate the structures"
+for key in top_pgt section0_mem_map note_phdr load2_phdr load1_paddr unmapped_kernel_va; do
+    [[ -n ${AT[$key]:-} ]] || missing "tests/corruption-locate.py could not locate $key"
+done
 
 log "the intact vmcore"
 structural "intact"
@@ -187,23 +220,25 @@ poke "e_phnum 0" structural 56 "$(le16 0)"
 poke "e_phnum 200 (notes read as headers)" structural 56 "$(le16 200)"
 
 log "program headers"
-note=${AT[phdr0]}
-load0=${AT[phdr1]}
-load1=${AT[phdr2]}
-load2=${AT[phdr3]}
+# Each header, address and size comes from the core itself (corruption-locate.py).
+note=${AT[note_phdr]}
+load0=${AT[load0_phdr]}
+load1=${AT[load1_phdr]}
+load2=${AT[load2_phdr]}
+paddr1=${AT[load1_paddr]}; memsz1=${LEN[load1_paddr]}
 poke "PT_NOTE p_filesz huge" structural $((note + 32)) "$(le64 0x7fffffffffff)"
 poke "PT_NOTE p_offset at the end" structural $((note + 8)) "$(le64 $((AT[file_size] - 16)))"
 poke "PT_NOTE is the RAM PT_LOAD" structural "$note" "$(le32 1)"
-poke "PT_LOAD[1] is a PT_NOTE (785 MB)" structural "$load1" "$(le32 4)"
+poke "PT_LOAD[1] is a PT_NOTE ($((LEN[load1_offset] >> 20)) MiB)" structural "$load1" "$(le32 4)"
 poke "PT_LOAD[0] p_offset huge" structural $((load0 + 8)) "$(le64 0x7fffffffffff0000)"
-poke "PT_LOAD[1] p_filesz > p_memsz" structural $((load1 + 32)) "$(le64 0x5ef00000)"
-poke "PT_LOAD[1] p_paddr 2^51" structural $((load1 + 24)) "$(le64 0x0008000000100000)"
-poke "PT_LOAD[1] p_paddr 2^46" structural $((load1 + 24)) "$(le64 0x0000400000100000)"
+poke "PT_LOAD[1] p_filesz > p_memsz" structural $((load1 + 32)) "$(le64 $((memsz1 + (1 << 20))))"
+poke "PT_LOAD[1] p_paddr + 2^51" structural $((load1 + 24)) "$(le64 $((paddr1 | 1 << 51)))"
+poke "PT_LOAD[1] p_paddr + 2^46" structural $((load1 + 24)) "$(le64 $((paddr1 | 1 << 46)))"
 # Without VMCOREINFO nothing lowers max_mapnr to the last memory section.
-high_ram() { poke "$1" structural $((load1 + 24)) "$(le64 0x0008000000100000)"; }
-poke "no VMCOREINFO, PT_LOAD[1] p_paddr 2^51" high_ram $((AT[vmcoreinfo_note] + 12)) 58
+high_ram() { poke "$1" structural $((load1 + 24)) "$(le64 $((paddr1 | 1 << 51)))"; }
+poke "no VMCOREINFO, PT_LOAD[1] p_paddr + 2^51" high_ram $((AT[vmcoreinfo_note] + 12)) 58
 poke "PT_LOAD[2] p_memsz 0" structural $((load2 + 40)) "$(le64 0)"
-poke "PT_LOAD[2] overlaps PT_LOAD[1]" structural $((load2 + 24)) "$(le64 0x100000)"
+poke "PT_LOAD[2] overlaps PT_LOAD[1]" structural $((load2 + 24)) "$(le64 "$paddr1")"
 
 log "notes"
 poke "first note namesz 2^32-1" structural "${AT[note_offset]}" "$(le32 0xffffffff)"
@@ -212,23 +247,25 @@ poke "VMCOREINFO descsz beyond PT_NOTE" structural $((AT[vmcoreinfo_note] + 4)) 
 poke "VMCOREINFO note renamed" structural $((AT[vmcoreinfo_note] + 12)) 58
 
 log "VMCOREINFO values"
-value "SYMBOL(mem_section) unaligned" "SYMBOL(mem_section)" "ffff8b243ffd6008"
-value "SYMBOL(mem_section) garbage" "SYMBOL(mem_section)" "00000000deadbeef"
-value "SIZE(page) 99" "SIZE(page)" "99"
-value "SIZE(page) 0" "SIZE(page)" "00"
-value "PAGESIZE 4097" "PAGESIZE" "4097"
-value "PAGESIZE 8192" "PAGESIZE" "8192"
-value "OFFSET(page.flags) 9" "OFFSET(page.flags)" "9"
-value "NUMBER(phys_base) odd" "NUMBER(phys_base)" "14680065"
-value "NUMBER(phys_base) 99999999" "NUMBER(phys_base)" "99999999"
-value "SYMBOL(init_top_pgt) wrong page" "SYMBOL(init_top_pgt)" "ffffffff8a411000"
-value "SYMBOL(init_top_pgt) all ones" "SYMBOL(init_top_pgt)" "ffffffffffffffff"
-value "OSRELEASE garbage" "OSRELEASE" "x.1.0-56-cloud-amd64"
-value "NUMBER(SECTION_SIZE_BITS) 12" "NUMBER(SECTION_SIZE_BITS)" "12"
-value "NUMBER(MAX_PHYSMEM_BITS) 64" "NUMBER(MAX_PHYSMEM_BITS)" "64"
-value "LENGTH(mem_section) 9999" "LENGTH(mem_section)" "9999"
-value "OFFSET(mem_section.section_mem_map) 9" "OFFSET(mem_section.section_mem_map)" "9"
-value "LENGTH(zone.free_area) 99" "LENGTH(zone.free_area)" "99"
+value "SYMBOL(mem_section) unaligned" "SYMBOL(mem_section)" hex 'v + 8'
+value "SYMBOL(mem_section) garbage" "SYMBOL(mem_section)" hex 0xdeadbeef
+value "SIZE(page) all nines" "SIZE(page)" fill 9
+value "SIZE(page) 0" "SIZE(page)" fill 0
+value "PAGESIZE plus one" "PAGESIZE" dec 'v + 1'
+value "PAGESIZE doubled" "PAGESIZE" dec 'v * 2'
+value "OFFSET(page.flags) 9" "OFFSET(page.flags)" dec 9
+# phys_base is 2 MiB aligned, so v + 1 is odd and as long as v (negative or not).
+value "NUMBER(phys_base) odd" "NUMBER(phys_base)" dec 'v + 1'
+value "NUMBER(phys_base) all nines" "NUMBER(phys_base)" fill 9
+# init_top_pgt is page aligned: flipping bit 12 names the neighbouring page.
+value "SYMBOL(init_top_pgt) wrong page" "SYMBOL(init_top_pgt)" hex 'v ^ 0x1000'
+value "SYMBOL(init_top_pgt) all ones" "SYMBOL(init_top_pgt)" fill f
+value "OSRELEASE garbage" "OSRELEASE" first x
+value "NUMBER(SECTION_SIZE_BITS) 12" "NUMBER(SECTION_SIZE_BITS)" dec 12
+value "NUMBER(MAX_PHYSMEM_BITS) 64" "NUMBER(MAX_PHYSMEM_BITS)" dec 64
+value "LENGTH(mem_section) all nines" "LENGTH(mem_section)" fill 9
+value "OFFSET(mem_section.section_mem_map) 9" "OFFSET(mem_section.section_mem_map)" dec 9
+value "LENGTH(zone.free_area) all nines" "LENGTH(zone.free_area)" fill 9
 
 log "page-table entries"
 poke "PGD entry of the direct map cleared" deep "${AT[direct_pgd]}" "$(le64 0)"
@@ -245,7 +282,7 @@ poke "mem_section root 0 garbage" deep "${AT[mem_section_root0]}" "$(le64 0xdead
 poke "section 0 mem_map cleared" deep "${AT[section0_mem_map]}" "$(le64 0)"
 poke "section 1 mem_map all ones" deep "${AT[section1_mem_map]}" "$(le64 0xffffffffffffffff)"
 poke "section 2 mem_map in user space" deep "${AT[section2_mem_map]}" "$(le64 0x1003)"
-poke "section 3 mem_map unmapped kernel address" deep "${AT[section3_mem_map]}" "$(le64 0xffffc90000000003)"
+poke "section 3 mem_map unmapped kernel address" deep "${AT[section3_mem_map]}" "$(le64 $((AT[unmapped_kernel_va] | 3)))"
 
 log "struct pages"
 sp=${AT[struct_page_10000]}
