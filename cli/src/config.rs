@@ -138,6 +138,58 @@ const NOT_YET: &[(&str, &str)] = &[
     ("extension", "--extension"),
 ];
 
+/// makedumpfile `check_param_for_creating_dumpfile`, the checks about -E, --split and
+/// --num-threads, in its order. `Some(message)` = invalid (the message may be empty).
+fn incompatible(config: &Config, split: bool) -> Option<String> {
+    if config.elf_output && config.compression != Compression::None {
+        return Some(String::new());
+    }
+    if config.flatten && split {
+        return Some(String::new());
+    }
+    if config.threads > 0 {
+        if split {
+            return Some("--num-threads cannot used with --split.\n".into());
+        }
+        if config.elf_output {
+            return Some("--num-threads cannot used with ELF format.\n".into());
+        }
+    }
+    if split && config.elf_output {
+        return Some("Options for splitting dumpfile cannot be used with Elf format.\n".into());
+    }
+    None
+}
+
+/// `--split VMCORE F1 F2 ...`: at least two output files.
+fn split_mode(config: &Config, ops: &[String]) -> Result<Mode, ConfigError> {
+    if ops.len() <= 2 || config.flatten {
+        return Err(ConfigError::invalid());
+    }
+    Ok(Mode::Split {
+        vmcore: ops[0].clone(),
+        dumpfiles: ops[1..].to_vec(),
+    })
+}
+
+/// `--reassemble F1 ... DUMPFILE` (makedumpfile `check_param_for_reassembling_dumpfile`:
+/// no compression, dump level, -E, -F or --split).
+fn reassemble_mode(config: &Config, split: bool, ops: &[String]) -> Result<Mode, ConfigError> {
+    if config.compression != Compression::None
+        || config.dump_levels.iter().any(|&l| l != 0)
+        || config.elf_output
+        || config.flatten
+        || split
+        || ops.len() < 2
+    {
+        return Err(ConfigError::invalid());
+    }
+    Ok(Mode::Reassemble {
+        parts: ops[..ops.len() - 1].to_vec(),
+        dumpfile: ops[ops.len() - 1].clone(),
+    })
+}
+
 /// Validate `raw`.
 pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
     let mut config = Config {
@@ -277,27 +329,27 @@ pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
             dumpfile: ops[0].clone(),
         }
     } else if reassemble {
-        crate::split::reassemble_mode(&config, split, ops)?
+        reassemble_mode(&config, split, ops)?
     } else if mem_usage {
         // makedumpfile runs check_param_for_creating_dumpfile and then reads only the
         // first operand: `--mem-usage /proc/kcore` or a create-style line.
-        if let Some(message) = crate::elf::incompatible(&config, split) {
+        if let Some(message) = incompatible(&config, split) {
             return Err(ConfigError::with(message, true));
         }
         match (ops.len(), config.flatten, split) {
             (1, _, _) | (2, false, false) => {}
             (n, _, true) if n >= 2 => {
-                crate::split::split_mode(&config, ops)?;
+                split_mode(&config, ops)?;
             }
             _ => return Err(ConfigError::invalid()),
         }
         Mode::MemUsage {
             memory: ops[0].clone(),
         }
-    } else if let Some(message) = crate::elf::incompatible(&config, split) {
+    } else if let Some(message) = incompatible(&config, split) {
         return Err(ConfigError::with(message, true));
     } else if split {
-        crate::split::split_mode(&config, ops)?
+        split_mode(&config, ops)?
     } else if ops.len() == 2 && !config.flatten {
         Mode::Create {
             vmcore: ops[0].clone(),

@@ -11,8 +11,10 @@ use engine::input::PhysicalMemory;
 use engine::kernel_version::KernelVersion;
 use engine::{Error, ErrorKind, Result};
 
+use engine::job::input::{describe_vmcore, open_vmcore};
+use engine::job::output::check_output;
+
 use crate::config::Config;
-use crate::create::{check_dump_file, open_input};
 
 /// Extract the log; on a corrupted log the records before the corruption are still
 /// written, then the error is returned (makedumpfile does the same).
@@ -23,10 +25,10 @@ pub fn run(
     messages: &crate::messages::Messages,
 ) -> Result<()> {
     if let Some(path) = logfile {
-        check_dump_file(path, config.force)?;
+        check_output(path, config.force)?;
     }
-    let vmcore = open_input(vmcore_path, config)?;
-    crate::debug_info::print_vmcore(messages, &vmcore);
+    let vmcore = open_vmcore(vmcore_path, !config.non_mmap)?;
+    messages.debug(&describe_vmcore(&vmcore));
     let info = vmcore.vmcoreinfo().ok_or_else(|| {
         Error::invalid(format!(
             "{vmcore_path}: the vmcore has no VMCOREINFO: Can't find some symbols for log_buf."

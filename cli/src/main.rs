@@ -1,24 +1,24 @@
 //! `makedumpfile`: a drop-in replacement for makedumpfile, the kdump core collector.
 //!
 //! Thin by design: parse the command line (two stages: `options` = what was typed,
-//! `config` = validated), run one mode, print makedumpfile's messages, and map errors to
-//! its exit codes in one place (`exit_code`).
+//! `config` = validated), hand every dump mode to one engine job (`dump`), print
+//! makedumpfile's messages and report, and map errors to its exit codes in one place
+//! (`exit_code`). Modules import in one direction: main → modes → config/messages.
 
 mod config;
-mod create;
 mod debug_info;
 mod dmesg;
-mod elf;
+mod dump;
 mod mem_usage;
 mod messages;
 mod options;
 mod progress;
+mod reassemble;
 mod rebuild;
-mod refilter;
 mod report;
-mod split;
 mod usage;
 
+use engine::job::Destination;
 use engine::{Error, ErrorKind};
 
 use crate::config::{Config, Mode};
@@ -98,9 +98,13 @@ fn run(args: Vec<String>) -> i32 {
 fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
     match &config.mode {
         Mode::Create { vmcore, dumpfile } => {
-            let (summary, stats) = create::run(config, vmcore, dumpfile.as_deref(), messages)?;
-            let excluded = report::ExcludedPages::from_stats(&summary, &stats);
-            report::print(messages, &summary, &excluded);
+            let destination = match dumpfile {
+                Some(path) => Destination::File(path.clone()),
+                None => Destination::Stdout,
+            };
+            let report = dump::run(config, vmcore, destination, messages)?;
+            let excluded = report::ExcludedPages::from_stats(&report.summary, &report.stats);
+            report::print(messages, &report.summary, &excluded);
             if let Some(path) = dumpfile {
                 messages.common(&format!("\nThe dumpfile is saved to {path}.\n"));
             }
@@ -119,17 +123,15 @@ fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
             Ok(())
         }
         Mode::Split { vmcore, dumpfiles } => {
-            let (summary, stats) = split::run_split(config, vmcore, dumpfiles, messages)?;
-            report::print(
-                messages,
-                &summary,
-                &report::ExcludedPages::from_stats(&summary, &stats),
-            );
-            messages.common(&split::saved_message(dumpfiles));
+            let destination = Destination::Split(dumpfiles.clone());
+            let report = dump::run(config, vmcore, destination, messages)?;
+            let excluded = report::ExcludedPages::from_stats(&report.summary, &report.stats);
+            report::print(messages, &report.summary, &excluded);
+            messages.common(&report::saved_message(dumpfiles));
             Ok(())
         }
         Mode::Reassemble { parts, dumpfile } => {
-            split::run_reassemble(config, parts, dumpfile, messages)?;
+            reassemble::run(parts, dumpfile, config.force, messages)?;
             messages.common(&format!("\nThe dumpfile is saved to {dumpfile}.\n"));
             Ok(())
         }

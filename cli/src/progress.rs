@@ -1,4 +1,5 @@
-//! makedumpfile's progress line (print_info.c `print_progress`) and STEP timings.
+//! makedumpfile's progress line (print_info.c `print_progress`) and STEP timings, and the
+//! engine's messages printed at their message level.
 //!
 //! `\r` + label padded to 50 columns + `: [ 12.3 %] ` + spinner + two spaces + a
 //! right-aligned 16-column ETA, at most once per second, always at 100 %; on stderr when
@@ -9,7 +10,7 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use engine::progress::{ProgressObserver, Stage};
+use engine::progress::{MessageKind, ProgressObserver, Stage};
 
 use crate::messages::{Messages, ML_PRINT_PROGRESS};
 
@@ -123,6 +124,14 @@ impl ProgressObserver for ProgressPrinter {
             elapsed.as_secs(),
             elapsed.subsec_micros()
         ));
+    }
+
+    fn message(&self, kind: MessageKind, text: &str) {
+        match kind {
+            MessageKind::Common => self.messages.common(text),
+            MessageKind::Debug => self.messages.debug(text),
+            MessageKind::Report => self.messages.report(text),
+        }
     }
 }
 

@@ -9,13 +9,14 @@ use engine::format::output::create_dump_file;
 use engine::format::{DiskDumpHeader, DumpOutput, FileOutput, DISK_DUMP_HEADER_SIZE};
 use engine::Result;
 
-use crate::create::check_dump_file;
+use engine::job::output::check_output;
+
 use crate::messages::Messages;
 
 /// Apply every record of the stream on `input` to `path`, in stream order (later records
 /// overwrite earlier ones, as in makedumpfile's `rearrange_dumpdata`).
 pub fn run(path: &str, force: bool, input: impl Read, messages: &Messages) -> Result<()> {
-    check_dump_file(path, force)?;
+    check_output(path, force)?;
     let mut reader = FlatReader::new(input, "standard input")?;
     let file = create_dump_file(Path::new(path), force)?;
     let mut out = FileOutput::new(file, path);

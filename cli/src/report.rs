@@ -50,6 +50,19 @@ impl ExcludedPages {
     }
 }
 
+/// makedumpfile's "The dumpfiles are saved to A, B, and C." line.
+pub fn saved_message(dumpfiles: &[String]) -> String {
+    let mut text = String::from("\nThe dumpfiles are saved to ");
+    for (i, name) in dumpfiles.iter().enumerate() {
+        if i + 1 < dumpfiles.len() {
+            text += &format!("{name}, ");
+        } else {
+            text += &format!("and {name}.\n");
+        }
+    }
+    text
+}
+
 /// Print the report.
 pub fn print(messages: &Messages, summary: &DumpSummary, excluded: &ExcludedPages) {
     if !messages.reports() {
@@ -100,4 +113,18 @@ pub fn print(messages: &Messages, summary: &DumpSummary, excluded: &ExcludedPage
         summary.bytes_written as f64 / (1 << 20) as f64 / seconds,
     );
     messages.report(&text);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_message_lists_every_file() {
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            saved_message(&names),
+            "\nThe dumpfiles are saved to a, b, and c.\n"
+        );
+    }
 }

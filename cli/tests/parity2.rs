@@ -355,3 +355,149 @@ fn elf_output_cut_by_the_size_limit_is_flagged_incomplete() {
     let bytes = read(&full);
     assert_eq!(u32::from_le_bytes(bytes[48..52].try_into().unwrap()) & 1, 0);
 }
+
+/// The header's status word of a kdump file (offset 424) has the incomplete bit 0x8.
+fn kdump_incomplete(path: &str) -> bool {
+    let bytes = read(path);
+    u32::from_le_bytes(bytes[424..428].try_into().unwrap()) & 0x8 != 0
+}
+
+#[test]
+fn issue_14_dry_run_writes_nothing_in_any_mode() {
+    let dir = TempDir::new("dry-run");
+    let (_, vmcore) = write_vmcore(&dir, 14);
+    let level0 = dir.arg("level0");
+    assert_ok(&run(&["-d", "0", &vmcore, &level0]));
+    let runs: [(&str, Vec<&str>); 4] = [
+        ("kdump", vec!["-l", "-d", "31"]),
+        ("elf", vec!["-E", "-d", "31"]),
+        ("refilter", vec!["-l", "-d", "31"]),
+        ("split", vec!["-l", "-d", "31", "--split"]),
+    ];
+    for (mode, options) in runs {
+        let input = if mode == "refilter" { &level0 } else { &vmcore };
+        let out_a = dir.arg(&format!("{mode}-a"));
+        let out_b = dir.arg(&format!("{mode}-b"));
+        let mut args = options.clone();
+        args.extend(["--dry-run", input.as_str(), out_a.as_str()]);
+        if mode == "split" {
+            args.push(out_b.as_str());
+        }
+        assert_ok(&run(&args));
+        assert!(
+            !Path::new(&out_a).exists(),
+            "{mode}: --dry-run wrote {out_a}"
+        );
+        assert!(
+            !Path::new(&out_b).exists(),
+            "{mode}: --dry-run wrote {out_b}"
+        );
+    }
+}
+
+#[test]
+fn issue_14_the_size_limit_holds_in_every_mode() {
+    let dir = TempDir::new("limit");
+    let (_, vmcore) = write_vmcore(&dir, 15);
+    let level0 = dir.arg("level0");
+    assert_ok(&run(&["-d", "0", &vmcore, &level0]));
+    let limit = 20 * 1024;
+    let limit_arg = format!("{}K", limit / 1024);
+    for mode in ["kdump", "refilter", "split"] {
+        let input = if mode == "refilter" { &level0 } else { &vmcore };
+        let first = dir.arg(&format!("{mode}-1"));
+        let second = dir.arg(&format!("{mode}-2"));
+        let mut args = vec!["-d", "1", "-L", &limit_arg];
+        if mode == "split" {
+            args.push("--split");
+        }
+        args.extend([input.as_str(), first.as_str()]);
+        if mode == "split" {
+            args.push(second.as_str());
+        }
+        let out = run(&args);
+        assert_fails_cleanly(&out);
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.contains(&format!("Size limit({limit}) reached")),
+            "{mode}: {stdout}"
+        );
+        assert!(
+            stdout.contains("This is an incomplete dumpfile"),
+            "{mode}: {stdout}"
+        );
+        // Writes are cut by file position, as makedumpfile's write_and_check_space: in
+        // so small a dump the page data lies past the limit, so the file may end earlier.
+        let written = std::fs::metadata(&first).unwrap().len();
+        assert!(
+            written <= limit,
+            "{mode}: {written} bytes written past the limit"
+        );
+        assert!(kdump_incomplete(&first), "{mode}: header marked incomplete");
+    }
+}
+
+#[test]
+fn issue_14_retry_levels_apply_in_every_mode() {
+    let dir = TempDir::new("retry");
+    let (_, vmcore) = write_vmcore(&dir, 16);
+    let level0 = dir.arg("level0");
+    assert_ok(&run(&["-d", "0", &vmcore, &level0]));
+    let direct1 = dir.arg("direct1");
+    let direct31 = dir.arg("direct31");
+    assert_ok(&run(&["-d", "1", &vmcore, &direct1]));
+    assert_ok(&run(&["-d", "31", &vmcore, &direct31]));
+    let size31 = std::fs::metadata(&direct31).unwrap().len();
+    assert!(size31 < std::fs::metadata(&direct1).unwrap().len());
+    // A limit that only the -d 31 dump fits: the -d 1 attempt fails, is deleted, and the
+    // retry at 31 writes what a direct -d 31 run writes.
+    let limit = size31.to_string();
+    for (mode, input) in [("kdump", &vmcore), ("refilter", &level0)] {
+        let dump = dir.arg(&format!("{mode}-retried"));
+        let out = run(&["-d", "1,31", "-L", &limit, input, &dump]);
+        assert_ok(&out);
+        assert!(
+            text(&out.stdout).contains("Retry to create a dumpfile by dump_level(31)."),
+            "{mode}: {}",
+            text(&out.stdout)
+        );
+        assert_eq!(read(&dump), read(&direct31), "{mode}");
+    }
+}
+
+#[test]
+fn issue_14_an_existing_output_is_kept_in_every_mode() {
+    let dir = TempDir::new("exists");
+    let (_, vmcore) = write_vmcore(&dir, 17);
+    let level0 = dir.arg("level0");
+    assert_ok(&run(&["-d", "0", &vmcore, &level0]));
+    let existing = dir.arg("existing");
+    let other = dir.arg("other");
+    let runs: [(&str, Vec<&str>); 5] = [
+        ("kdump", vec!["-l", "-d", "31"]),
+        ("dry run", vec!["-l", "-d", "31", "--dry-run"]),
+        ("elf", vec!["-E", "-d", "31"]),
+        ("refilter", vec!["-l", "-d", "31"]),
+        ("split", vec!["-l", "-d", "31", "--split"]),
+    ];
+    for (mode, options) in runs {
+        std::fs::write(&existing, b"precious").unwrap();
+        let input = if mode == "refilter" { &level0 } else { &vmcore };
+        let mut args = options.clone();
+        args.extend([input.as_str(), existing.as_str()]);
+        if mode == "split" {
+            args.push(other.as_str());
+        }
+        let out = run(&args);
+        assert_fails_cleanly(&out);
+        assert!(
+            text(&out.stderr).contains(&format!(
+                "Can't open the dump file ({existing}). File exists"
+            )),
+            "{mode}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(read(&existing), b"precious", "{mode}");
+        assert!(!Path::new(&other).exists(), "{mode}");
+    }
+}

@@ -15,6 +15,7 @@ pub mod error;
 pub mod filter;
 pub mod format;
 pub mod input;
+pub mod job;
 pub mod kernel_version;
 pub mod mem_usage;
 pub mod pipeline;

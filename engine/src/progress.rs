@@ -30,14 +30,30 @@ impl Stage {
     }
 }
 
-/// Receives progress. Implementations rate-limit themselves; callers report at most about
-/// 10000 times per stage.
+/// The kinds of message a dump job emits, after makedumpfile's print_info.h classes: the
+/// observer decides by its message level whether and where to print each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// MSG: retries, level changes, budget decisions, "incomplete dumpfile".
+    Common,
+    /// DEBUG_MSG: the vmcore's layout, cycle sizes, per-file ranges.
+    Debug,
+    /// REPORT_MSG: the memory budget plan.
+    Report,
+}
+
+/// Receives progress and messages. Implementations rate-limit themselves; callers report
+/// at most about 10000 times per stage.
 pub trait ProgressObserver: Sync {
     /// `done` of `total` units of `stage` are finished (`done == total` at the end).
     fn update(&self, stage: Stage, done: u64, total: u64);
 
     /// `stage` finished after `elapsed`.
     fn stage_done(&self, stage: Stage, elapsed: Duration);
+
+    /// A message for the user, printed or not according to `kind` (the dump job's text is
+    /// makedumpfile's, newlines included). Ignored unless the observer prints messages.
+    fn message(&self, _kind: MessageKind, _text: &str) {}
 }
 
 /// Ignores everything.
@@ -122,6 +138,10 @@ impl<P: ProgressObserver + ?Sized> ProgressObserver for JobProgress<'_, '_, P> {
             self.combined.inner.update(stage, done, total);
             self.combined.inner.stage_done(stage, elapsed);
         }
+    }
+
+    fn message(&self, kind: MessageKind, text: &str) {
+        self.combined.inner.message(kind, text);
     }
 }
 

@@ -268,15 +268,41 @@ impl DumpOutput for MemoryOutput {
 }
 
 /// `--dry-run`: everything is computed, nothing is written; only the byte count is kept.
+/// `-L` still applies, to the count (makedumpfile's `write_and_check_space` takes its
+/// running `write_bytes` as the position in a dry run), so a dry run tells whether the
+/// dump would fit.
 #[derive(Debug, Default, Clone)]
 pub struct NullOutput {
     written: u64,
+    limit: Option<u64>,
+    /// The file that a real run would write, for the `-L` message.
+    name: String,
+}
+
+impl NullOutput {
+    /// A dry run of writing `name` (named in the `-L` message).
+    pub fn new(name: impl Into<String>) -> Self {
+        NullOutput {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Apply `-L SIZE`.
+    pub fn with_limit(mut self, limit: Option<u64>) -> Self {
+        self.limit = limit;
+        self
+    }
 }
 
 impl DumpOutput for NullOutput {
     fn write_at(&mut self, _offset: u64, data: &[u8]) -> Result<()> {
-        self.written += data.len() as u64;
-        Ok(())
+        let allowed = allowed(self.limit, self.written, data.len());
+        self.written += allowed as u64;
+        match self.limit {
+            Some(limit) if allowed < data.len() => Err(limit_error(&self.name, limit)),
+            _ => Ok(()),
+        }
     }
 
     fn finish(&mut self) -> Result<()> {

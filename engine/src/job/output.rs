@@ -1,0 +1,179 @@
+//! Where a dump job writes, and the three options that apply to every output alike: `-f`
+//! (never overwrite an existing dump without it), `-L SIZE` and `--dry-run`. Every mode
+//! opens its outputs here, so no mode can skip one of them (issue 14: `--split` and
+//! refiltering ignored `-L`, `-E` and refiltering wrote files under `--dry-run`).
+
+use std::path::Path;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::output::create_dump_file;
+use crate::format::{DumpOutput, FileOutput, FlatOutput, NullOutput};
+
+/// Where the dump goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// One file.
+    File(String),
+    /// A flattened stream on standard output (`-F`).
+    Stdout,
+    /// `--split`: one file per pfn range, in pfn order (two or more).
+    Split(Vec<String>),
+}
+
+impl Destination {
+    /// The files this destination creates (none for a stream).
+    pub fn files(&self) -> &[String] {
+        match self {
+            Destination::File(path) => std::slice::from_ref(path),
+            Destination::Stdout => &[],
+            Destination::Split(paths) => paths,
+        }
+    }
+}
+
+/// makedumpfile `check_dump_file`: an existing `path` is an error unless `force` (`-f`),
+/// and then it must be writable. Every mode that writes a file (dumps, `-R`,
+/// `--reassemble`, `--dump-dmesg`) checks its outputs with this before reading anything.
+pub fn check_output(path: &str, force: bool) -> Result<()> {
+    let p = Path::new(path);
+    if std::fs::symlink_metadata(p).is_err() {
+        return Ok(());
+    }
+    if !force {
+        return Err(Error::io(
+            ErrorKind::OutputExists,
+            format!("Can't open the dump file ({path})"),
+            std::io::Error::from_raw_os_error(libc::EEXIST),
+        ));
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(p)
+        .map(drop)
+        .map_err(|e| {
+            Error::io(
+                ErrorKind::Write,
+                format!("Can't open the dump file ({path})"),
+                e,
+            )
+        })
+}
+
+/// The output options every mode honours.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct OutputRules {
+    /// `-f`.
+    pub force: bool,
+    /// `-L SIZE` in bytes.
+    pub size_limit: Option<u64>,
+    /// `--dry-run`.
+    pub dry_run: bool,
+}
+
+impl OutputRules {
+    /// [`check_output`] with `-f`, run before the input is opened so that a refused run
+    /// touches nothing. makedumpfile checks in a dry run too (measured with 1.7.2).
+    pub(crate) fn check(&self, path: &str) -> Result<()> {
+        check_output(path, self.force)
+    }
+
+    /// Open `path` (`None`: the flattened stream on stdout) for writing, with `-L`; in a
+    /// dry run nothing is opened and only the bytes are counted (against `-L` as well).
+    pub(crate) fn open(&self, path: Option<&str>) -> Result<Box<dyn DumpOutput>> {
+        if self.dry_run {
+            let name = path.unwrap_or("standard output");
+            return Ok(Box::new(NullOutput::new(name).with_limit(self.size_limit)));
+        }
+        Ok(match path {
+            Some(path) => {
+                let file = create_dump_file(Path::new(path), self.force)?;
+                Box::new(FileOutput::new(file, path).with_limit(self.size_limit))
+            }
+            None => {
+                Box::new(FlatOutput::new(std::io::stdout().lock())?.with_limit(self.size_limit))
+            }
+        })
+    }
+
+    /// Before a retry at the next dump level: delete what the failed level wrote
+    /// (makedumpfile `delete_dumpfile`).
+    pub(crate) fn remove(&self, destination: &Destination) {
+        if self.dry_run {
+            return;
+        }
+        for path in destination.files() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_path(name: &str) -> String {
+        std::env::temp_dir()
+            .join(format!("mdf-job-output-{}-{name}", std::process::id()))
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn existing_output_is_refused_without_force_even_in_a_dry_run() {
+        let path = temp_path("exists");
+        std::fs::write(&path, b"precious").unwrap();
+        let dry = OutputRules {
+            dry_run: true,
+            ..Default::default()
+        };
+        let err = dry.check(&path).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::OutputExists);
+        assert!(err.to_string().contains("File exists"), "{err}");
+        let forced = OutputRules {
+            force: true,
+            ..Default::default()
+        };
+        forced.check(&path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"precious");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_dry_run_creates_nothing_and_counts_against_the_limit() {
+        let path = temp_path("dry");
+        let rules = OutputRules {
+            dry_run: true,
+            size_limit: Some(10),
+            ..Default::default()
+        };
+        let mut out = rules.open(Some(&path)).unwrap();
+        out.write_at(0, &[1; 8]).unwrap();
+        // makedumpfile counts a dry run's bytes in order, whatever their offset.
+        let err = out.write_at(0, &[1; 8]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NoSpace);
+        assert!(err.to_string().contains(&path), "{err}");
+        assert_eq!(out.bytes_written(), 10);
+        assert!(!Path::new(&path).exists());
+        rules.remove(&Destination::File(path.clone()));
+    }
+
+    #[test]
+    fn the_limit_holds_for_files() {
+        let path = temp_path("limited");
+        let _ = std::fs::remove_file(&path);
+        let rules = OutputRules {
+            size_limit: Some(4096),
+            ..Default::default()
+        };
+        let mut out = rules.open(Some(&path)).unwrap();
+        out.write_at(0, &[7; 4000]).unwrap();
+        assert_eq!(
+            out.write_at(4000, &[7; 200]).unwrap_err().kind(),
+            ErrorKind::NoSpace
+        );
+        drop(out);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 4096);
+        rules.remove(&Destination::File(path.clone()));
+        assert!(!Path::new(&path).exists());
+    }
+}
