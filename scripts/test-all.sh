@@ -31,6 +31,8 @@ fi
 stage "cargo fmt" cargo fmt --all -- --check
 stage "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 stage "cargo test (unit, integration, property)" cargo test --workspace --release
+stage "engine and property tests with debug assertions" \
+    cargo test --profile checked -p makedumpfile-engine -p makedumpfile-proptests
 stage "loom model checks" env RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
     CARGO_TARGET_DIR="$ROOT/target/loom" cargo test --release -p makedumpfile-engine --lib loom
 stage "benchmarks compile" cargo bench --workspace --no-run
@@ -38,6 +40,7 @@ if [[ -z ${QUICK:-} ]]; then
     stage "release build" cargo build --release -p makedumpfile-cli
     stage "real vmcores vs makedumpfile 1.7.2 and readers" tests/real-vmcore.sh --profile cloud-1g --profile generic-2g
     stage "ELF output, split, reassemble, refilter vs makedumpfile" tests/parity2-real.sh
+    stage "every mode × every option vs makedumpfile (exit, files, bytes, last line)" tests/matrix.sh
     stage "filter bitmaps vs makedumpfile on real vmcores" cargo test --release -p makedumpfile-engine --test real_vmcore_filter -- --ignored
     stage "readers: crash, libkdumpfile, drgn on both guests" tests/readers.sh --profile cloud-1g --profile generic-2g --levels 31
     stage "our binary as core_collector inside a capture kernel" tests/capture-kernel.sh --bin target/release/makedumpfile

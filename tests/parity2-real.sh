@@ -63,7 +63,7 @@ check "ref: -E -d 0" theirs -E -d 0 "$VMCORE" "$W/ref-E0"
 check "ours: -E -d 0" ours -E -d 0 "$VMCORE" "$W/our-E0"
 check "-E -d 0 byte-identical" same_bytes "$W/our-E0" "$W/ref-E0"
 rm -f "$W/ref-E0" "$W/our-E0"
-check "-E with -l refused (exit 1)" sh -c "! '$BIN' -E -l -d 31 '$VMCORE' '$W/x'"
+check "-E with -l refused (exit 1)" sh -c "'$BIN' -E -l -d 31 '$VMCORE' '$W/x'; test \$? -eq 1"
 
 # 3. --split / --reassemble (64 MiB splitblocks so that all three parts hold pages).
 check "ref: --split into 3" theirs -l -d 31 --splitblock-size 65536 --split "$VMCORE" "$W/ref-s1" "$W/ref-s2" "$W/ref-s3"

@@ -46,10 +46,14 @@ pub fn run(
     if result.is_err() && log.is_empty() {
         return result;
     }
+    // -L holds here too (makedumpfile writes the log through write_and_check_space): the
+    // log is cut at the limit and the run fails.
+    let limit = config.size_limit.unwrap_or(u64::MAX);
+    let kept = &log[..log.len().min(usize::try_from(limit).unwrap_or(usize::MAX))];
     match logfile {
         Some(path) => {
             let mut file = create_dump_file(Path::new(path), config.force)?;
-            file.write_all(&log)
+            file.write_all(kept)
                 .and_then(|()| file.sync_all())
                 .map_err(|e| {
                     Error::io(
@@ -62,7 +66,7 @@ pub fn run(
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout
-                .write_all(&log)
+                .write_all(kept)
                 .and_then(|()| stdout.flush())
                 .map_err(|e| {
                     Error::io(
@@ -72,6 +76,13 @@ pub fn run(
                     )
                 })?;
         }
+    }
+    if kept.len() < log.len() {
+        let name = logfile.unwrap_or("standard output");
+        messages.common(&format!(
+            "\nCan't write the log file({name}). Size limit({limit}) reached.\n"
+        ));
+        return Err(Error::new(ErrorKind::NoSpace, String::new()));
     }
     result
 }

@@ -16,7 +16,7 @@
 
 use crate::bitmap::Bitmap;
 use crate::dump::worker::is_zero_page;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::format::DumpOutput;
 use crate::input::elf::ElfVmcore;
 use crate::input::PhysicalMemory;
@@ -250,14 +250,19 @@ pub fn write_elf(
     let total: u64 = segments.iter().map(|s| s.phdr.p_filesz).sum();
     let mut done = 0u64;
     let mut buf = vec![0u8; COPY_CHUNK];
-    for segment in &segments {
+    for (index, segment) in segments.iter().enumerate() {
         let mut remaining = segment.phdr.p_filesz;
         let mut from = segment.source_offset;
         let mut to = segment.phdr.p_offset;
         while remaining > 0 {
             let n = remaining.min(COPY_CHUNK as u64) as usize;
             vmcore.read_file_at(from, &mut buf[..n])?;
-            out.write_at(to, &buf[..n])?;
+            if let Err(e) = out.write_at(to, &buf[..n]) {
+                if e.kind() == ErrorKind::NoSpace && rewrite {
+                    drop_later_headers(out, index, segments.len())?;
+                }
+                return Err(e);
+            }
             from += n as u64;
             to += n as u64;
             remaining -= n as u64;
@@ -278,6 +283,21 @@ pub fn write_elf(
         num_dumpable: dumpable.count_ones(),
         bytes_written: out.bytes_written(),
     })
+}
+
+/// The output ran out of space in the data of segment `failed`: zero the program headers
+/// of the segments after it. makedumpfile writes each PT_LOAD header just before its
+/// segment's data (`write_elf_pages_cyclic`) and flushes the headers it has on ENOSPC, so a
+/// cut file declares only the segments it began to hold, and the dumps stay
+/// byte-identical (found by tests/matrix.sh, `-E -L`).
+fn drop_later_headers(out: &mut dyn DumpOutput, failed: usize, segments: usize) -> Result<()> {
+    // Header 0 is the PT_NOTE; segment i's header is number i + 1.
+    let first = EHDR_SIZE + PHDR_SIZE * (failed as u64 + 2);
+    let end = EHDR_SIZE + PHDR_SIZE * (segments as u64 + 1);
+    if first < end {
+        out.write_at(first, &vec![0u8; (end - first) as usize])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,8 +6,12 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use std::os::unix::fs::FileExt;
+
 use crate::dump::{write_kdump_from, DumpInput, DumpSummary};
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::disk_dump_header::DUMP_DH_COMPRESSED_INCOMPLETE;
+use crate::format::{DiskDumpHeader, DISK_DUMP_HEADER_SIZE};
 use crate::progress::{CombinedProgress, MessageKind, ProgressObserver};
 use crate::split::{pages_per_splitblock, split_ranges};
 
@@ -83,6 +87,18 @@ pub(super) fn write(
             .collect()
     });
     results.sort_by_key(|(index, _)| *index);
+    let out_of_space = results
+        .iter()
+        .any(|(_, r)| matches!(r, Err(e) if e.kind() == ErrorKind::NoSpace));
+    if out_of_space && !job.rules.dry_run {
+        // makedumpfile `check_and_modify_multiple_kdump_headers`: when one part runs out
+        // of space the set is incomplete, so every part that was written says so.
+        for ((_, result), path) in results.iter().zip(paths) {
+            if result.is_ok() {
+                mark_incomplete(path)?;
+            }
+        }
+    }
     let mut total = DumpSummary::default();
     for (_, summary) in results {
         // The first failing part (in file order) is the error reported.
@@ -102,4 +118,26 @@ pub(super) fn write(
         dump_level: level.dump_level,
         plan: None,
     })
+}
+
+/// Set the incomplete bit in the header of the finished part `path`.
+fn mark_incomplete(path: &str) -> Result<()> {
+    let io = |e| {
+        Error::io(
+            ErrorKind::Write,
+            format!("Can't mark the dump file({path}) incomplete"),
+            e,
+        )
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    let mut raw = [0u8; DISK_DUMP_HEADER_SIZE];
+    file.read_exact_at(&mut raw, 0).map_err(io)?;
+    let mut header = DiskDumpHeader::from_bytes(&raw, path)?;
+    header.status |= DUMP_DH_COMPRESSED_INCOMPLETE;
+    file.write_all_at(&header.to_bytes(), 0).map_err(io)?;
+    file.sync_all().map_err(io)
 }

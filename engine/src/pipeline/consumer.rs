@@ -23,6 +23,8 @@ pub(crate) struct ConsumerStats {
     pub(crate) zero_pages: u64,
     pub(crate) data_bytes: u64,
     pub(crate) parks: u64,
+    /// page_data slots given back to the slab (see `ProducerStats::slots_claimed`).
+    pub(crate) slots_released: u64,
 }
 
 /// The consumer's state.
@@ -132,6 +134,7 @@ impl<'a> Consumer<'a> {
                     // Give the slot back even if the sink failed: the run is ending, but
                     // the slab's books stay exact.
                     slab.release(slot)?;
+                    self.stats.slots_released += 1;
                     written?;
                     self.stats.data_bytes += len as u64;
                 }

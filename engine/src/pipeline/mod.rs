@@ -419,6 +419,8 @@ where
                     total.chunks += stats.chunks;
                     total.pages += stats.pages;
                     total.parks += stats.parks;
+                    total.slots_claimed += stats.slots_claimed;
+                    total.slots_released += stats.slots_released;
                 }
                 Err(panic) => shared.fail(Error::internal(format!(
                     "producer panicked: {}",
@@ -442,12 +444,14 @@ where
             shared.slab.in_use()
         )));
     }
-    if let Some((claims, releases)) = shared.slab.counters() {
-        if claims != releases {
-            return Err(Error::internal(format!(
-                "pipeline: {claims} slot claims but {releases} releases"
-            )));
-        }
+    // Every claim released exactly once, counted by the threads themselves (in release
+    // builds too): a leak or a double release shows here even if the free bitmap agrees.
+    let claims = producer_stats.slots_claimed;
+    let releases = producer_stats.slots_released + consumed.slots_released;
+    if claims != releases {
+        return Err(Error::internal(format!(
+            "pipeline: {claims} slot claims but {releases} releases"
+        )));
     }
     Ok(PipelineStats {
         threads,

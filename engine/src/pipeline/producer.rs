@@ -23,6 +23,12 @@ pub(crate) struct ProducerStats {
     pub(crate) chunks: u64,
     pub(crate) pages: u64,
     pub(crate) parks: u64,
+    /// page_data slots this producer claimed, and of those, released itself (the one it
+    /// held when it stopped); the consumer releases the rest. Counted here, in the
+    /// thread's own stats, so the books are checked in every build without a shared
+    /// counter on the per-page path.
+    pub(crate) slots_claimed: u64,
+    pub(crate) slots_released: u64,
 }
 
 /// One producer's loop state.
@@ -78,8 +84,9 @@ impl<'a, W: PageWorker> Producer<'a, W> {
             self.shared.fail(error);
         }
         if let Some(slot) = self.held.take() {
-            if let Err(error) = self.shared.slab.release(slot) {
-                self.shared.fail(error);
+            match self.shared.slab.release(slot) {
+                Ok(()) => self.stats.slots_released += 1,
+                Err(error) => self.shared.fail(error),
             }
         }
         // Whatever happened, the consumer may be waiting for us.
@@ -200,6 +207,7 @@ impl<'a, W: PageWorker> Producer<'a, W> {
         let slot = self.shared.slab.try_claim(self.slab_hint).ok_or_else(|| {
             Error::internal("pipeline: page_data slab empty although under quota")
         })?;
+        self.stats.slots_claimed += 1;
         self.held = Some(slot);
         Ok(Ok(slot))
     }
