@@ -36,6 +36,7 @@ stage "engine and property tests with debug assertions" \
 stage "loom model checks" env RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
     CARGO_TARGET_DIR="$ROOT/target/loom" cargo test --release -p makedumpfile-engine --lib loom
 stage "benchmarks compile" cargo bench --workspace --no-run
+stage "README figures match the recorded results" python3 benches/readme_tables.py --check
 if [[ -z ${QUICK:-} ]]; then
     stage "release build" cargo build --release -p makedumpfile-cli
     stage "real vmcores vs makedumpfile 1.7.2 and readers" tests/real-vmcore.sh --profile cloud-1g --profile generic-2g

@@ -251,5 +251,23 @@ for mode in kdump flat elf split refilter refilter-flat dmesg; do
 done
 
 ((KEEP)) || rm -rf "$WORK"/refilter.*
+
+# The README's table of purposeful differences names every such cell (and no other).
+readme_lists_known() {
+    local key mode option listed
+    for key in "${!KNOWN[@]}"; do
+        mode=${key%%|*} option=${key#*|}
+        grep -qF -e "\`$mode × $option\`" -e "\`$mode × *\`" "$ROOT/README.md" ||
+            { echo "README.md does not list $mode × $option"; return 1; }
+    done
+    listed=$(grep -oE '`[a-z-]+ × [a-z*-]+`' "$ROOT/README.md" | sort -u | tr -d '`')
+    while read -r mode _ option; do
+        [[ $option == '*' ]] && continue
+        [[ -n ${KNOWN[$mode|$option]:-} ]] || { echo "README.md lists $mode × $option, which the matrix does not"; return 1; }
+    done <<<"$listed"
+    echo "${#KNOWN[@]} cells listed"
+}
+check "README lists exactly the cells that differ on purpose" readme_lists_known
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -1,9 +1,12 @@
-//! Writing a kdump-compressed dump from an ELF vmcore: reserve the layout, write headers,
-//! notes and bitmaps, then stream descriptors and page data through the pipeline.
+//! Writing a kdump-compressed dump: reserve the layout, write headers, notes and bitmaps,
+//! then stream descriptors and page data through the pipeline. Callers go through
+//! [`crate::job::DumpJob`], which picks the input, the outputs and the options.
 //!
-//! The main header is written LAST. Until the very end the file has no `KDUMP` signature,
-//! so a run that dies half way (killed, power loss, read error) never leaves a file that
-//! readers take for a complete dump. makedumpfile writes it first.
+//! The main header is written FIRST with the incomplete bit (0x8) set, and rewritten
+//! without it only when every page is on disk; page descriptors are written only after
+//! the data they point to. A run that dies half way (killed, power loss, ENOSPC, `-L`)
+//! therefore never leaves a file that readers take for a complete dump. (A flattened
+//! stream cannot be rewritten: it carries the final header once, up front.)
 
 pub mod bitmaps;
 pub mod cycles;
