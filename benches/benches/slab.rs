@@ -14,83 +14,75 @@ use engine::pipeline::PageDataSlab;
 
 const ROUNDS: u64 = 100_000;
 
-fn slab(c: &mut Criterion) {
+/// Bench `name` at 1, 2 and 4 threads: `setup(threads)` builds the shared free list, and
+/// each thread `t` runs `round(&list, t, threads)` ROUNDS times.
+fn contended<L: Sync>(
+    c: &mut Criterion,
+    name: &str,
+    setup: impl Fn(usize) -> L,
+    round: impl Fn(&L, usize, usize) + Sync,
+) {
     let mut group = c.benchmark_group("slab_claim_release");
     group
         .sample_size(20)
         .measurement_time(Duration::from_secs(3));
     for threads in [1usize, 2, 4] {
         group.throughput(Throughput::Elements(ROUNDS * threads as u64));
-        group.bench_with_input(
-            BenchmarkId::new("threads", threads),
-            &threads,
-            |b, &threads| {
-                let slab = PageDataSlab::new(128 * threads, 4096).expect("slab");
-                b.iter_custom(|iters| {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        std::thread::scope(|s| {
-                            for t in 0..threads {
-                                let slab = &slab;
-                                s.spawn(move || {
-                                    for _ in 0..ROUNDS {
-                                        if let Some(slot) =
-                                            slab.try_claim(t * slab.words() / threads)
-                                        {
-                                            slab.release(slot).expect("release");
-                                        }
-                                    }
-                                });
-                            }
-                        });
-                    }
-                    start.elapsed()
-                })
-            },
-        );
+        group.bench_with_input(BenchmarkId::new(name, threads), &threads, |b, &threads| {
+            let list = setup(threads);
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    std::thread::scope(|s| {
+                        for t in 0..threads {
+                            let (list, round) = (&list, &round);
+                            s.spawn(move || {
+                                for _ in 0..ROUNDS {
+                                    round(list, t, threads);
+                                }
+                            });
+                        }
+                    });
+                }
+                start.elapsed()
+            })
+        });
     }
     group.finish();
 }
 
+fn slab(c: &mut Criterion) {
+    contended(
+        c,
+        "threads",
+        |threads| PageDataSlab::new(128 * threads, 4096).expect("slab"),
+        |slab, t, threads| {
+            if let Some(slot) = slab.try_claim(t * slab.words() / threads) {
+                slab.release(slot).expect("release");
+            }
+        },
+    );
+}
+
 fn queue(c: &mut Criterion) {
-    let mut group = c.benchmark_group("slab_claim_release");
-    group
-        .sample_size(20)
-        .measurement_time(Duration::from_secs(3));
-    for threads in [1usize, 2, 4] {
-        group.throughput(Throughput::Elements(ROUNDS * threads as u64));
-        group.bench_with_input(
-            BenchmarkId::new("queue-threads", threads),
-            &threads,
-            |b, &threads| {
-                let slots = 128 * threads;
-                let free = ArrayQueue::new(slots);
-                for slot in 0..slots as u32 {
-                    free.push(slot).expect("room for every slot");
-                }
-                b.iter_custom(|iters| {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        std::thread::scope(|s| {
-                            for _ in 0..threads {
-                                let free = &free;
-                                s.spawn(move || {
-                                    for _ in 0..ROUNDS {
-                                        if let Some(slot) = free.pop() {
-                                            free.push(std::hint::black_box(slot))
-                                                .expect("a released slot fits");
-                                        }
-                                    }
-                                });
-                            }
-                        });
-                    }
-                    start.elapsed()
-                })
-            },
-        );
-    }
-    group.finish();
+    contended(
+        c,
+        "queue-threads",
+        |threads| {
+            let slots = 128 * threads;
+            let free = ArrayQueue::new(slots);
+            for slot in 0..slots as u32 {
+                free.push(slot).expect("room for every slot");
+            }
+            free
+        },
+        |free, _, _| {
+            if let Some(slot) = free.pop() {
+                free.push(std::hint::black_box(slot))
+                    .expect("a released slot fits");
+            }
+        },
+    );
 }
 
 criterion_group!(benches, slab, queue);

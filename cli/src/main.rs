@@ -7,7 +7,6 @@
 
 mod config;
 mod debug_info;
-mod dmesg;
 mod dump;
 mod mem_usage;
 mod messages;
@@ -102,7 +101,8 @@ fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
                 Some(path) => Destination::File(path.clone()),
                 None => Destination::Stdout,
             };
-            let report = dump::run(config, vmcore, destination, messages)?;
+            let format = dump::dump_format(config);
+            let report = dump::run(config, vmcore, destination, format, messages)?;
             let excluded = report::ExcludedPages::from_stats(&report.summary, &report.stats);
             report::print(messages, &report.summary, &excluded);
             if let Some(path) = dumpfile {
@@ -111,7 +111,17 @@ fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
             Ok(())
         }
         Mode::Dmesg { vmcore, logfile } => {
-            dmesg::run(config, vmcore, logfile.as_deref(), messages)?;
+            let destination = match logfile {
+                Some(path) => Destination::File(path.clone()),
+                None => Destination::Stdout,
+            };
+            dump::run(
+                config,
+                vmcore,
+                destination,
+                dump::dmesg_format(config),
+                messages,
+            )?;
             if let Some(path) = logfile {
                 messages.common(&format!("\nThe dmesg log is saved to {path}.\n"));
             }
@@ -124,7 +134,8 @@ fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
         }
         Mode::Split { vmcore, dumpfiles } => {
             let destination = Destination::Split(dumpfiles.clone());
-            let report = dump::run(config, vmcore, destination, messages)?;
+            let format = dump::dump_format(config);
+            let report = dump::run(config, vmcore, destination, format, messages)?;
             let excluded = report::ExcludedPages::from_stats(&report.summary, &report.stats);
             report::print(messages, &report.summary, &excluded);
             messages.common(&report::saved_message(dumpfiles));

@@ -29,7 +29,7 @@ const MAX_BUFFER: u64 = 256 << 20;
 const CALLER_ID_CPU: u32 = 0x8000_0000;
 
 /// How to extract the log.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DmesgOptions {
     /// `--partial-dmesg`: only records after the last `dmesg -c`.
     pub partial: bool,

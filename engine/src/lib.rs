@@ -22,6 +22,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod split;
 mod sync;
+#[cfg(any(test, feature = "testing"))]
 pub mod synthetic;
 pub mod vmcoreinfo;
 pub mod xorshift;

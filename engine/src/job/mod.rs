@@ -2,8 +2,8 @@
 //!
 //! A [`DumpJob`] names an input (an ELF vmcore, a kdump-compressed dump or a flattened
 //! stream: the job tells them apart itself), a [`Destination`] (a file, a flattened stream
-//! on stdout, or `--split` parts) and a [`Format`] (kdump-compressed or ELF), plus the
-//! options makedumpfile applies to all of them. [`DumpJob::run`] applies each option in
+//! on stdout, or `--split` parts) and a [`Format`] (kdump-compressed, ELF, or the kernel
+//! log of `--dump-dmesg`), plus the options makedumpfile applies to all of them. [`DumpJob::run`] applies each option in
 //! exactly one place, so it means the same thing in every mode:
 //! - `-f`, `-L`, `--dry-run`: [`output::OutputRules`], through which every output is opened;
 //! - the retry levels of `-d 31,11`: the loop in [`DumpJob::run`];
@@ -26,6 +26,7 @@
 //! ```
 
 mod bitmaps;
+mod dmesg;
 mod elf;
 pub mod input;
 mod kdump;
@@ -34,6 +35,7 @@ mod split;
 
 use crate::budget::{self, BudgetPlan, BudgetRequest};
 use crate::codec::Compression;
+pub use crate::dmesg::DmesgOptions;
 use crate::dump::DumpSummary;
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::FilterStats;
@@ -44,14 +46,16 @@ use self::input::{InputKind, JobInput};
 pub use self::output::Destination;
 use self::output::OutputRules;
 
-/// The file format written.
+/// What the job writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
-    /// kdump-compressed (makedumpfile's default).
+    /// A kdump-compressed dump (makedumpfile's default).
     #[default]
     Kdump,
     /// `-E`: an ELF core.
     Elf,
+    /// `--dump-dmesg`: the kernel log of an ELF vmcore, as text.
+    Dmesg(DmesgOptions),
 }
 
 /// What a finished job reports.
@@ -191,6 +195,10 @@ impl DumpJob {
                 "Options for splitting dumpfile cannot be used with Elf format.",
             ));
         }
+        if let Format::Dmesg(options) = self.format {
+            // No levels to retry and no "incomplete dumpfile": a log is text.
+            return dmesg::write(self, options, observer);
+        }
         let kind = input::detect(&self.input);
         if self.format == Format::Elf && matches!(kind, Ok(InputKind::Dump)) {
             // makedumpfile 1.7.2's wording.
@@ -266,6 +274,7 @@ impl DumpJob {
             (_, Format::Elf, JobInput::Dump(_)) => Err(Error::internal(
                 "an ELF dump of a kdump-compressed input was not refused",
             )),
+            (_, Format::Dmesg(_), _) => Err(Error::internal("--dump-dmesg reached the dump loop")),
             (_, Format::Kdump, JobInput::Elf(vmcore)) => {
                 kdump::write_from_elf(self, vmcore, level, observer)
             }

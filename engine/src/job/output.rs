@@ -3,6 +3,7 @@
 //! opens its outputs here, so no mode can skip one of them (issue 14: `--split` and
 //! refiltering ignored `-L`, `-E` and refiltering wrote files under `--dry-run`).
 
+use std::io::Write;
 use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -95,6 +96,48 @@ impl OutputRules {
         })
     }
 
+    /// Write a whole log (`--dump-dmesg`) to `path` or, with `None`, to standard output
+    /// (plain text: a log is not a flattened dump), at most `-L` bytes of it, as
+    /// makedumpfile's `write_and_check_space`. Returns the bytes written; fewer than the
+    /// log's length means the limit cut it. A dry run writes nothing.
+    pub(crate) fn write_log(&self, path: Option<&str>, log: &[u8]) -> Result<u64> {
+        let limit = self
+            .size_limit
+            .map_or(log.len(), |l| usize::try_from(l).unwrap_or(usize::MAX));
+        let kept = &log[..log.len().min(limit)];
+        if self.dry_run {
+            return Ok(kept.len() as u64);
+        }
+        match path {
+            Some(path) => {
+                let mut file = create_dump_file(Path::new(path), self.force)?;
+                file.write_all(kept)
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| {
+                        Error::io(
+                            ErrorKind::Write,
+                            format!("Can't write the log file({path})"),
+                            e,
+                        )
+                    })?;
+            }
+            None => {
+                let mut stdout = std::io::stdout().lock();
+                stdout
+                    .write_all(kept)
+                    .and_then(|()| stdout.flush())
+                    .map_err(|e| {
+                        Error::io(
+                            ErrorKind::Write,
+                            "Can't write the log to standard output",
+                            e,
+                        )
+                    })?;
+            }
+        }
+        Ok(kept.len() as u64)
+    }
+
     /// Before a retry at the next dump level: delete what the failed level wrote
     /// (makedumpfile `delete_dumpfile`).
     pub(crate) fn remove(&self, destination: &Destination) {
@@ -175,5 +218,44 @@ mod tests {
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 4096);
         rules.remove(&Destination::File(path.clone()));
         assert!(!Path::new(&path).exists());
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+
+    #[test]
+    fn a_log_is_cut_at_the_limit_and_kept_whole_without_one() {
+        let path = std::env::temp_dir()
+            .join(format!("mdf-job-log-{}", std::process::id()))
+            .to_string_lossy()
+            .into_owned();
+        let _ = std::fs::remove_file(&path);
+        let log = b"<6>Linux version\n<0>Kernel panic\n";
+        let limited = OutputRules {
+            size_limit: Some(10),
+            ..Default::default()
+        };
+        assert_eq!(limited.write_log(Some(&path), log).unwrap(), 10);
+        assert_eq!(std::fs::read(&path).unwrap(), &log[..10]);
+        // An existing log is not overwritten without -f.
+        assert_eq!(
+            OutputRules::default()
+                .write_log(Some(&path), log)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Write
+        );
+        let forced = OutputRules {
+            force: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            forced.write_log(Some(&path), log).unwrap(),
+            log.len() as u64
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), log);
+        std::fs::remove_file(&path).unwrap();
     }
 }
