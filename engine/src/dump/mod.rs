@@ -27,7 +27,7 @@ use crate::format::disk_dump_header::DUMP_DH_COMPRESSED_INCOMPLETE;
 use crate::format::{DumpOutput, KdumpLayout, KDUMP_SUB_HEADER_SIZE};
 use crate::input::elf::ElfVmcore;
 use crate::input::PhysicalMemory;
-use crate::pipeline::{self, PipelineConfig};
+use crate::pipeline::{self, PipelineConfig, PipelineTuning};
 use crate::progress::{ProgressObserver, Stage};
 
 use self::cycles::{CycleSource, WholeBitmaps};
@@ -372,33 +372,40 @@ impl Body<'_> {
             threads: self.options.threads,
             slot_size: page_size as usize,
         };
-        for cycle in self.cycles {
-            let dumpable = match kept.take() {
-                Some(bits) => bits,
-                None => source.dumpable(cycle.clone(), progress)?,
-            };
-            sink.write_at(
-                layout.offset_bitmap2() + dumpable.start() / 8,
-                dumpable.as_bytes(),
-            )?;
-            let pages = cycle.start.max(self.range.start)..cycle.end.min(self.range.end);
-            if pages.start < pages.end {
-                pipeline::run(
-                    &dumpable,
-                    pages,
-                    &config,
-                    |_| {
-                        DumpPageWorker::new(
-                            memory.reader()?,
-                            self.options.compression,
-                            page_size as usize,
-                            exclude_zero,
-                        )
-                    },
-                    sink,
-                )?;
-            }
-        }
+        // One pipeline for the whole file: its threads, rings, slab and workers serve
+        // every cycle (issue 14), fed each cycle's bitmap once its 2nd-bitmap bytes are
+        // written.
+        pipeline::run_cycles(
+            self.range.clone(),
+            &config,
+            &PipelineTuning::default(),
+            |_| {
+                DumpPageWorker::new(
+                    memory.reader()?,
+                    self.options.compression,
+                    page_size as usize,
+                    exclude_zero,
+                )
+            },
+            sink,
+            |feed| {
+                for cycle in self.cycles {
+                    let dumpable = match kept.take() {
+                        Some(bits) => bits,
+                        None => source.dumpable(cycle.clone(), progress)?,
+                    };
+                    feed.sink().write_at(
+                        layout.offset_bitmap2() + dumpable.start() / 8,
+                        dumpable.as_bytes(),
+                    )?;
+                    let pages = cycle.start.max(self.range.start)..cycle.end.min(self.range.end);
+                    if pages.start < pages.end {
+                        feed.pages(dumpable, pages)?;
+                    }
+                }
+                Ok(())
+            },
+        )?;
         sink.pad_bitmap2(layout)?;
         sink.flush()?;
         progress.stage_done(Stage::CopyingData, copy_start.elapsed());

@@ -12,6 +12,7 @@ use super::ring::{PageFlag, RingConsumer};
 use super::shared::Shared;
 use super::wait::{Aborted, ANY};
 use super::{PageOutcome, PageSink};
+use crate::bitmap::Bitmap;
 use crate::error::{Error, Result};
 use crate::sync::{fence, Ordering, Thread};
 
@@ -38,6 +39,8 @@ pub(crate) struct Consumer<'a> {
     since_wake: u32,
     /// The previous pfn handed to the sink.
     last_pfn: Option<u64>,
+    /// The next chunk to consume (chunks are consumed across cycles in one sequence).
+    next_seq: u64,
     pub(crate) stats: ConsumerStats,
 }
 
@@ -58,15 +61,29 @@ impl<'a> Consumer<'a> {
             producers,
             since_wake: 0,
             last_pfn: None,
+            next_seq: 0,
             stats: ConsumerStats::default(),
         })
     }
 
-    /// Consume every chunk in order. On return (success or not) the caller stops the run
-    /// and wakes every producer.
-    pub(crate) fn run<S: PageSink>(&mut self, sink: &mut S) -> Result<()> {
+    /// Publish the next cycle's bitmap for the pages up to `end` (cycle.rs) and wake the
+    /// producers waiting for it.
+    pub(crate) fn publish(&mut self, bitmap: Bitmap, end: u64) {
+        self.shared.cycle.publish(bitmap, end);
+        self.wake_producers();
+    }
+
+    /// Whether every chunk of the range has been consumed.
+    pub(crate) fn finished(&self) -> bool {
+        self.next_seq == self.shared.claims.count()
+    }
+
+    /// Consume, in order, the chunks that start below `end`: the chunks of the cycle just
+    /// published. On an error the caller stops the run and wakes every producer.
+    pub(crate) fn run_until<S: PageSink>(&mut self, end: u64, sink: &mut S) -> Result<()> {
         let claims: &ChunkClaims = &self.shared.claims;
-        for seq in 0..claims.count() {
+        while self.next_seq < claims.count() && claims.pfns(self.next_seq).start < end {
+            let seq = self.next_seq;
             // Acquire pairs with Shared::request_stop: a producer that failed outside a
             // page (its error is not in a ring) stops us here even if we never wait.
             if self.shared.stop.load(Ordering::Acquire) {
@@ -83,6 +100,7 @@ impl<'a> Consumer<'a> {
             };
             self.chunk(seq, owner, sink)?;
             claims.retire(seq);
+            self.next_seq += 1;
             self.stats.chunks += 1;
             // The chunk's owner got its ring entries and slots back, and an owner slot is
             // free: wake whoever sleeps on any of that.

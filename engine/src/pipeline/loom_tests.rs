@@ -8,6 +8,7 @@ use super::consumer::Consumer;
 use super::producer::Producer;
 use super::shared::Shared;
 use super::*;
+use crate::bitmap::Bitmap;
 use crate::sync::{current, Arc};
 
 struct ModelWorker;
@@ -33,11 +34,19 @@ impl PageSink for ModelSink {
     }
 }
 
-fn model(pfns: u64, chunk_pfns: u64, threads: usize) {
+/// The bitmap of the cycle `start..end`, every page dumpable.
+fn cycle_bitmap(start: u64, end: u64) -> Bitmap {
+    let mut bits = Bitmap::window(start, end);
+    bits.fill_range(start, end, true);
+    bits
+}
+
+/// `cycle_pfns` pfns per cycle: the first cycle is published before the producers start
+/// (so the one-cycle models explore what they did before cycles existed); each later one
+/// after the previous one's chunks are consumed, while a producer that claimed one of its
+/// chunks waits for it (cycle.rs).
+fn model_cycles(pfns: u64, cycle_pfns: u64, chunk_pfns: u64, threads: usize) {
     loom::model(move || {
-        let mut bits = Bitmap::new(pfns);
-        bits.fill_range(0, pfns, true);
-        let bits = Arc::new(bits);
         let claims = ChunkClaims::new(0..pfns, chunk_pfns, 2);
         let shared = Arc::new(
             Shared::new(
@@ -52,20 +61,28 @@ fn model(pfns: u64, chunk_pfns: u64, threads: usize) {
             )
             .unwrap(),
         );
+        let first_end = cycle_pfns.min(pfns);
+        shared.cycle.publish(cycle_bitmap(0, first_end), first_end);
         let handles: Vec<_> = (0..threads)
             .map(|id| {
-                let (shared, bits) = (shared.clone(), bits.clone());
+                let shared = shared.clone();
                 loom::thread::spawn(move || {
-                    Producer::new(&shared, id, ModelWorker).unwrap().run(&bits);
+                    Producer::new(&shared, id, ModelWorker).unwrap().run();
                 })
             })
             .collect();
         let producers: Vec<_> = handles.iter().map(|h| h.thread().clone()).collect();
         let mut sink = ModelSink::default();
-        Consumer::new(&shared, &producers)
-            .unwrap()
-            .run(&mut sink)
-            .unwrap();
+        let mut consumer = Consumer::new(&shared, &producers).unwrap();
+        consumer.run_until(first_end, &mut sink).unwrap();
+        let mut start = first_end;
+        while start < pfns {
+            let end = (start + cycle_pfns).min(pfns);
+            consumer.publish(cycle_bitmap(start, end), end);
+            consumer.run_until(end, &mut sink).unwrap();
+            start = end;
+        }
+        assert!(consumer.finished());
         shared.request_stop();
         for thread in &producers {
             thread.unpark();
@@ -79,6 +96,11 @@ fn model(pfns: u64, chunk_pfns: u64, threads: usize) {
         assert_eq!(sink.0, expected);
         assert_eq!(shared.slab.in_use(), 0);
     });
+}
+
+/// The whole range in one cycle.
+fn model(pfns: u64, chunk_pfns: u64, threads: usize) {
+    model_cycles(pfns, pfns, chunk_pfns, threads);
 }
 
 /// One producer, pages split over two chunks: ring wrap-around, slot reuse, quota waits.
@@ -108,4 +130,18 @@ fn loom_handoff_two_producers_quota_and_zero_page() {
 #[test]
 fn loom_handoff_owner_window_reuse() {
     model(3, 1, 2);
+}
+
+/// One producer, two one-page cycles: the producer claims the second chunk before its
+/// cycle is published and must be woken by the publication.
+#[test]
+fn loom_cycles_one_producer() {
+    model_cycles(2, 1, 1, 1);
+}
+
+/// Two producers, two one-page cycles: whichever claims the second cycle's chunk waits
+/// for it while the other may still produce the first.
+#[test]
+fn loom_cycles_two_producers() {
+    model_cycles(2, 1, 1, 2);
 }

@@ -1,6 +1,10 @@
 //! The page pipeline: turn every dumpable pfn into its stored form and hand the results to
 //! a single consumer strictly in pfn order.
 //!
+//! One pipeline serves a whole dump: [`run_cycles`] creates the threads, rings, slab and
+//! workers once and is fed one cycle (a window of pfns and its bitmap) after another
+//! ([`Feed`], cycle.rs); [`run`] is the one-cycle case.
+//!
 //! `threads == 0` runs everything on the calling thread (makedumpfile's serial path).
 //! With `threads >= 1`, N producer threads each own a worker (its reader and codec
 //! context) and the calling thread is the consumer. The output is identical for every
@@ -51,6 +55,7 @@ use crate::error::{Error, ErrorKind, Result};
 
 mod claim;
 mod consumer;
+mod cycle;
 mod producer;
 mod ring;
 mod shared;
@@ -65,6 +70,7 @@ mod tests;
 pub use ring::PageFlagRing;
 pub use slab::PageDataSlab;
 
+#[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod bench_support;
 
@@ -227,7 +233,8 @@ where
     .map(|_| ())
 }
 
-/// [`run`] with explicit engine sizes, returning what happened.
+/// [`run`] with explicit engine sizes, returning what happened: one cycle fed to
+/// [`run_cycles`].
 pub fn run_tuned<W, F, S>(
     dumpable: &Bitmap,
     range: Range<u64>,
@@ -241,12 +248,60 @@ where
     F: Fn(usize) -> Result<W> + Sync,
     S: PageSink,
 {
+    let range = range.start.max(dumpable.start())..range.end.min(dumpable.end());
+    let pages = range.clone();
+    run_cycles(range, config, tuning, make_worker, sink, |feed| {
+        feed.pages(dumpable.clone(), pages)
+    })
+}
+
+/// What [`run_cycles`] hands its driver: the sink (for what the writer puts between
+/// cycles, such as the next 2nd bitmap) and the door through which each cycle's pages go.
+pub trait Feed<S> {
+    /// The sink, between cycles.
+    fn sink(&mut self) -> &mut S;
+
+    /// Produce and consume the pages of `dumpable` within `pages`, in pfn order, before
+    /// returning. Cycles come in ascending order, each starting where the previous ended
+    /// (at the range's start for the first) and ending on a multiple of
+    /// [`PipelineTuning::chunk_pfns`] (or at the range's end), so that no chunk spans
+    /// two cycles.
+    fn pages(&mut self, dumpable: Bitmap, pages: Range<u64>) -> Result<()>;
+}
+
+/// Run one pipeline over `range`, fed cycle after cycle by `drive`: the threads, rings,
+/// slab and workers are created once, used for every cycle, and joined at the end
+/// (issue 14: they used to be rebuilt per cycle). `drive` must feed pages up to
+/// `range.end`; the run fails if it returns with pages left.
+pub fn run_cycles<W, F, S, D>(
+    range: Range<u64>,
+    config: &PipelineConfig,
+    tuning: &PipelineTuning,
+    make_worker: F,
+    sink: &mut S,
+    drive: D,
+) -> Result<PipelineStats>
+where
+    W: PageWorker,
+    F: Fn(usize) -> Result<W> + Sync,
+    S: PageSink,
+    D: FnOnce(&mut dyn Feed<S>) -> Result<()>,
+{
     if config.slot_size == 0 {
         return Err(Error::argument("pipeline: slot_size must not be 0"));
     }
-    let range = range.start.max(dumpable.start())..range.end.min(dumpable.end());
     if config.threads == 0 {
-        return run_serial(dumpable, range, config, make_worker, sink);
+        let mut feed = SerialFeed {
+            worker: make_worker(0)?,
+            sink,
+            slot_size: config.slot_size,
+            cursor: Cursor::new(range, 1),
+            out: Vec::new(),
+            stats: PipelineStats::default(),
+        };
+        drive(&mut feed)?;
+        feed.cursor.finished()?;
+        return Ok(feed.stats);
     }
     if config.threads > MAX_PRODUCERS {
         return Err(Error::argument(format!(
@@ -255,12 +310,12 @@ where
         )));
     }
     #[cfg(not(loom))]
-    return run_threaded(dumpable, range, config, tuning, make_worker, sink);
+    return run_threaded(range, config, tuning, make_worker, sink, drive);
     // The model checker cannot run std::thread::scope; the loom tests drive the same
     // producer and consumer code through loom threads instead (tests in this module).
     #[cfg(loom)]
     {
-        let _ = (tuning, sink);
+        let _ = (tuning, sink, drive);
         Err(Error::new(
             ErrorKind::Unsupported,
             "pipeline: threads are not available under loom",
@@ -268,44 +323,96 @@ where
     }
 }
 
-/// makedumpfile's serial path: everything on the calling thread.
-fn run_serial<W, F, S>(
-    dumpable: &Bitmap,
+/// Checks that the driver feeds the range in order, in cycles aligned to chunks.
+struct Cursor {
     range: Range<u64>,
-    config: &PipelineConfig,
-    make_worker: F,
-    sink: &mut S,
-) -> Result<PipelineStats>
-where
-    W: PageWorker,
-    F: Fn(usize) -> Result<W>,
-    S: PageSink,
-{
-    let mut stats = PipelineStats::default();
-    let mut worker = make_worker(0)?;
-    let mut out = Vec::new();
-    for pfn in dumpable.iter_set(range.start, range.end) {
-        // In place when the sink lends its write cache, else through our own buffer.
-        let (outcome, data_len) = match sink.page_buffer(config.slot_size) {
-            Some(buffer) => {
-                let outcome = worker.process(pfn, buffer)?;
-                let data_len = stored_len(pfn, outcome, buffer.len())?;
-                sink.commit_page(pfn, outcome)?;
-                (outcome, data_len)
-            }
-            None => {
-                out.resize(config.slot_size, 0);
-                let outcome = worker.process(pfn, &mut out)?;
-                let data_len = stored_len(pfn, outcome, out.len())?;
-                sink.write_page(pfn, outcome, &out[..data_len])?;
-                (outcome, data_len)
-            }
-        };
-        stats.pages += 1;
-        stats.zero_pages += (outcome == PageOutcome::Zero) as u64;
-        stats.data_bytes += data_len as u64;
+    next: u64,
+    align: u64,
+}
+
+impl Cursor {
+    fn new(range: Range<u64>, align: u64) -> Self {
+        Cursor {
+            next: range.start,
+            range,
+            align: align.max(1),
+        }
     }
-    Ok(stats)
+
+    /// Accept the next cycle's `pages`.
+    fn advance(&mut self, dumpable: &Bitmap, pages: &Range<u64>) -> Result<()> {
+        if pages.start != self.next
+            || pages.end < pages.start
+            || pages.end > self.range.end
+            || (pages.end != self.range.end && pages.end % self.align != 0)
+            || (pages.start < pages.end && !cycle::holds(dumpable, pages))
+        {
+            return Err(Error::internal(format!(
+                "pipeline: cycle {pages:#x?} fed after {:#x} in {:#x?} (chunks of {} pfns, bitmap {:#x}..{:#x})",
+                self.next,
+                self.range,
+                self.align,
+                dumpable.start(),
+                dumpable.end()
+            )));
+        }
+        self.next = pages.end;
+        Ok(())
+    }
+
+    fn finished(&self) -> Result<()> {
+        if self.next < self.range.end {
+            return Err(Error::internal(format!(
+                "pipeline: the cycles ended at {:#x}, before the range's end {:#x}",
+                self.next, self.range.end
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// makedumpfile's serial path: everything on the calling thread, one worker for the
+/// whole dump.
+struct SerialFeed<'s, W, S> {
+    worker: W,
+    sink: &'s mut S,
+    slot_size: usize,
+    cursor: Cursor,
+    out: Vec<u8>,
+    stats: PipelineStats,
+}
+
+impl<W: PageWorker, S: PageSink> Feed<S> for SerialFeed<'_, W, S> {
+    fn sink(&mut self) -> &mut S {
+        self.sink
+    }
+
+    fn pages(&mut self, dumpable: Bitmap, pages: Range<u64>) -> Result<()> {
+        self.cursor.advance(&dumpable, &pages)?;
+        let (sink, worker, stats) = (&mut *self.sink, &mut self.worker, &mut self.stats);
+        for pfn in dumpable.iter_set(pages.start, pages.end) {
+            // In place when the sink lends its write cache, else through our own buffer.
+            let (outcome, data_len) = match sink.page_buffer(self.slot_size) {
+                Some(buffer) => {
+                    let outcome = worker.process(pfn, buffer)?;
+                    let data_len = stored_len(pfn, outcome, buffer.len())?;
+                    sink.commit_page(pfn, outcome)?;
+                    (outcome, data_len)
+                }
+                None => {
+                    self.out.resize(self.slot_size, 0);
+                    let outcome = worker.process(pfn, &mut self.out)?;
+                    let data_len = stored_len(pfn, outcome, self.out.len())?;
+                    sink.write_page(pfn, outcome, &self.out[..data_len])?;
+                    (outcome, data_len)
+                }
+            };
+            stats.pages += 1;
+            stats.zero_pages += (outcome == PageOutcome::Zero) as u64;
+            stats.data_bytes += data_len as u64;
+        }
+        Ok(())
+    }
 }
 
 /// How many bytes of its `capacity`-byte buffer a worker says it stored; more than the
@@ -320,27 +427,54 @@ pub(crate) fn stored_len(pfn: u64, outcome: PageOutcome, capacity: usize) -> Res
     }
 }
 
-/// N producer threads, the calling thread consumes.
+/// The consumer side of a threaded run: each cycle is published to the producers, then
+/// its chunks are consumed in order on the calling thread.
 #[cfg(not(loom))]
-fn run_threaded<W, F, S>(
-    dumpable: &Bitmap,
+struct ThreadedFeed<'s, 'c, S> {
+    consumer: Consumer<'c>,
+    sink: &'s mut S,
+    cursor: Cursor,
+}
+
+#[cfg(not(loom))]
+impl<S: PageSink> Feed<S> for ThreadedFeed<'_, '_, S> {
+    fn sink(&mut self) -> &mut S {
+        self.sink
+    }
+
+    fn pages(&mut self, dumpable: Bitmap, pages: Range<u64>) -> Result<()> {
+        self.cursor.advance(&dumpable, &pages)?;
+        if pages.start < pages.end {
+            self.consumer.publish(dumpable, pages.end);
+            self.consumer.run_until(pages.end, self.sink)?;
+        }
+        Ok(())
+    }
+}
+
+/// N producer threads for the whole run; the calling thread drives the cycles and
+/// consumes.
+#[cfg(not(loom))]
+fn run_threaded<W, F, S, D>(
     range: Range<u64>,
     config: &PipelineConfig,
     tuning: &PipelineTuning,
     make_worker: F,
     sink: &mut S,
+    drive: D,
 ) -> Result<PipelineStats>
 where
     W: PageWorker,
     F: Fn(usize) -> Result<W> + Sync,
     S: PageSink,
+    D: FnOnce(&mut dyn Feed<S>) -> Result<()>,
 {
     let threads = config.threads;
     let ring_capacity = tuning.ring_capacity.max(2).next_power_of_two();
     // Each producer can be at most `ring_capacity + 1` chunks ahead of the consumer
     // (claim.rs), so this window never makes a producer wait for an owner slot.
     let window = threads.saturating_mul(ring_capacity + 1);
-    let claims = ChunkClaims::new(range, tuning.chunk_pfns, window);
+    let claims = ChunkClaims::new(range.clone(), tuning.chunk_pfns, window);
     let shared = Shared::new(
         claims,
         threads,
@@ -363,7 +497,7 @@ where
                     let body = || match make_worker(id)
                         .and_then(|worker| Producer::new(shared, id, worker))
                     {
-                        Ok(producer) => producer.run(dumpable),
+                        Ok(producer) => producer.run(),
                         Err(error) => {
                             shared.fail(error);
                             ProducerStats::default()
@@ -392,9 +526,19 @@ where
         let producers: Vec<_> = handles.iter().map(|h| h.thread().clone()).collect();
         let consumed = if handles.len() == threads {
             catch_unwind(AssertUnwindSafe(|| {
-                let mut consumer = Consumer::new(shared, &producers)?;
-                let result = consumer.run(sink);
-                result.map(|()| consumer.stats)
+                let mut feed = ThreadedFeed {
+                    consumer: Consumer::new(shared, &producers)?,
+                    sink,
+                    cursor: Cursor::new(range.clone(), tuning.chunk_pfns),
+                };
+                drive(&mut feed)?;
+                feed.cursor.finished()?;
+                if !feed.consumer.finished() {
+                    return Err(Error::internal(
+                        "pipeline: chunks left after the last cycle",
+                    ));
+                }
+                Ok(feed.consumer.stats)
             }))
             .unwrap_or_else(|panic| {
                 Err(Error::internal(format!(

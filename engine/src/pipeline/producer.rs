@@ -10,12 +10,14 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use super::cycle::holds;
 use super::ring::{PageFlag, RingProducer};
 use super::shared::Shared;
 use super::wait::Aborted;
 use super::{stored_len, PageOutcome, PageWorker};
 use crate::bitmap::Bitmap;
 use crate::error::{Error, Result};
+use crate::sync::Arc;
 
 /// What one producer did, for the run statistics.
 #[derive(Debug, Default, Clone, Copy)]
@@ -51,6 +53,8 @@ pub(crate) struct Producer<'a, W> {
     slab_hint: usize,
     /// Pages published since the consumer was last woken.
     since_wake: u32,
+    /// The bitmap of the cycle our chunks are in (cycle.rs), fetched once per cycle.
+    bitmap: Option<Arc<Bitmap>>,
     stats: ProducerStats,
 }
 
@@ -72,6 +76,7 @@ impl<'a, W: PageWorker> Producer<'a, W> {
             reclaim: 0,
             slab_hint: id * shared.slab.words() / threads.max(1),
             since_wake: 0,
+            bitmap: None,
             stats: ProducerStats::default(),
         })
     }
@@ -79,8 +84,8 @@ impl<'a, W: PageWorker> Producer<'a, W> {
     /// Produce until the range is exhausted or the run stops. A page error is published
     /// in the ring (the consumer reports it in order) and ends this producer; other
     /// errors are recorded with `Shared::fail`.
-    pub(crate) fn run(mut self, bitmap: &Bitmap) -> ProducerStats {
-        if let Err(error) = self.produce(bitmap) {
+    pub(crate) fn run(mut self) -> ProducerStats {
+        if let Err(error) = self.produce() {
             self.shared.fail(error);
         }
         if let Some(slot) = self.held.take() {
@@ -94,7 +99,7 @@ impl<'a, W: PageWorker> Producer<'a, W> {
         self.stats
     }
 
-    fn produce(&mut self, bitmap: &Bitmap) -> Result<()> {
+    fn produce(&mut self) -> Result<()> {
         let shared = self.shared;
         while !shared.stopping() {
             let Some(chunk) = shared.claims.claim() else {
@@ -109,6 +114,18 @@ impl<'a, W: PageWorker> Producer<'a, W> {
             // Registering is progress the consumer may wait for (interest ANY).
             self.since_wake += 1;
             self.stats.chunks += 1;
+            // The chunk may lie in a cycle the consumer has not published yet.
+            if self
+                .wait(|p| p.shared.cycle.covers(chunk.pfns.end).then_some(()))
+                .is_err()
+            {
+                break;
+            }
+            // Moved out for the loop (no reference count traffic per chunk), put back.
+            let bitmap = match self.bitmap.take() {
+                Some(bitmap) if holds(&bitmap, &chunk.pfns) => bitmap,
+                _ => shared.cycle.bitmap_for(&chunk.pfns)?,
+            };
             for pfn in bitmap.iter_set(chunk.pfns.start, chunk.pfns.end) {
                 if shared.stopping() {
                     return Ok(());
@@ -118,6 +135,7 @@ impl<'a, W: PageWorker> Producer<'a, W> {
                     return Ok(());
                 }
             }
+            self.bitmap = Some(bitmap);
             if self.publish(PageFlag::ChunkEnd { seq: chunk.seq }).is_err() {
                 break;
             }

@@ -3,6 +3,7 @@
 use crossbeam_utils::CachePadded;
 
 use super::claim::ChunkClaims;
+use super::cycle::CycleSlot;
 use super::ring::PageFlagRing;
 use super::slab::PageDataSlab;
 use super::wait::SleepFlag;
@@ -12,8 +13,10 @@ use crate::sync::{AtomicBool, Mutex, Ordering, Thread};
 /// Everything the threads of one run share. Built by the calling thread, borrowed by
 /// the producers (scoped threads), dropped after all of them are joined.
 pub(crate) struct Shared {
-    /// The chunk cursor and owner table.
+    /// The chunk cursor and owner table, over the whole dump's pfn range.
     pub(crate) claims: ChunkClaims,
+    /// The published cycle's bitmap (cycle.rs).
+    pub(crate) cycle: CycleSlot,
     /// One ring per producer.
     pub(crate) rings: Box<[PageFlagRing]>,
     /// The page_data pool, `threads * slab_quota` slots.
@@ -62,6 +65,7 @@ impl Shared {
         })?;
         Ok(Shared {
             claims,
+            cycle: CycleSlot::new(),
             rings: (0..threads)
                 .map(|_| PageFlagRing::new(ring_capacity))
                 .collect(),

@@ -419,3 +419,115 @@ fn stress_random_tunings() {
         }
     }
 }
+
+/// What a [`RecordingSink`] saw.
+type Pages = Vec<(u64, PageOutcome, Vec<u8>)>;
+
+/// The pages of `bits` within `range` fed as cycles of `cycle_pfns` (a multiple of the
+/// chunk size), each cycle's bitmap a window of its own, as the dump writer feeds them.
+fn run_in_cycles(
+    bits: &Bitmap,
+    range: Range<u64>,
+    cycle_pfns: u64,
+    threads: usize,
+    tuning: &PipelineTuning,
+) -> Result<(Pages, PipelineStats)> {
+    let mut sink = RecordingSink::default();
+    let stats = run_cycles(
+        range.clone(),
+        &config(threads),
+        tuning,
+        |_| Ok(TestWorker::default()),
+        &mut sink,
+        |feed| {
+            let mut start = range.start;
+            while start < range.end {
+                let end = ((start / cycle_pfns + 1) * cycle_pfns).min(range.end);
+                let mut window = Bitmap::window(start, end);
+                for pfn in bits.iter_set(start, end) {
+                    window.set(pfn);
+                }
+                feed.pages(window, start..end)?;
+                start = end;
+            }
+            Ok(())
+        },
+    )?;
+    Ok((sink.pages, stats))
+}
+
+#[test]
+fn issue_14_one_pipeline_fed_cycle_after_cycle_gives_the_serial_sequence() {
+    let bits = bitmap(1000, |p| p % 3 != 1 || p % 11 == 0);
+    let tuning = small_tuning();
+    for range in [0..1000, 13..997] {
+        let expected = serial(&bits, range.clone());
+        for threads in [0, 1, 2, 3] {
+            // Cycles of 5 pfns (one chunk each) up to 500 pfns (several chunks each).
+            for cycle_pfns in [5, 35, 500] {
+                let (pages, stats) =
+                    run_in_cycles(&bits, range.clone(), cycle_pfns, threads, &tuning).unwrap();
+                assert_eq!(pages, expected, "threads {threads}, cycles of {cycle_pfns}");
+                if threads > 0 {
+                    // One set of threads for every cycle: each chunk consumed once.
+                    let chunks =
+                        range.end.div_ceil(tuning.chunk_pfns) - range.start / tuning.chunk_pfns;
+                    assert_eq!(stats.chunks, chunks);
+                    assert_eq!(stats.threads, threads);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn issue_14_cycles_fed_out_of_order_or_short_are_errors() {
+    let bits = bitmap(100, |_| true);
+    let tuning = small_tuning();
+    for threads in [0, 2] {
+        // A cycle that starts past the previous one's end.
+        let gap = run_cycles(
+            0..100,
+            &config(threads),
+            &tuning,
+            |_| Ok(TestWorker::default()),
+            &mut RecordingSink::default(),
+            |feed| {
+                feed.pages(bits.clone(), 0..50)?;
+                feed.pages(bits.clone(), 55..100)
+            },
+        );
+        assert_eq!(
+            gap.unwrap_err().kind(),
+            ErrorKind::Internal,
+            "threads {threads}"
+        );
+        // Cycles that stop before the range's end.
+        let short = run_cycles(
+            0..100,
+            &config(threads),
+            &tuning,
+            |_| Ok(TestWorker::default()),
+            &mut RecordingSink::default(),
+            |feed| feed.pages(bits.clone(), 0..50),
+        );
+        assert_eq!(
+            short.unwrap_err().kind(),
+            ErrorKind::Internal,
+            "threads {threads}"
+        );
+    }
+    // A cycle boundary inside a chunk (chunks of 5 pfns) with threads.
+    let split_chunk = run_cycles(
+        0..100,
+        &config(2),
+        &tuning,
+        |_| Ok(TestWorker::default()),
+        &mut RecordingSink::default(),
+        |feed| {
+            feed.pages(bits.clone(), 0..52)?;
+            feed.pages(bits.clone(), 52..100)
+        },
+    );
+    assert_eq!(split_chunk.unwrap_err().kind(), ErrorKind::Internal);
+}
