@@ -63,7 +63,9 @@ impl BlockEncoder {
         }
     }
 
-    /// Encode `symbols`, the parse of `input`, as the final block.
+    /// Encode `symbols`, the parse of `input`, as the final block. Never inlined, for the
+    /// reason given at `Parser::parse`.
+    #[inline(never)]
     pub fn encode(&mut self, symbols: &Symbols, input: &[u8], out: &mut BitWriter) {
         let mut cost = BlockCost::default();
         self.builder.build(
