@@ -501,3 +501,48 @@ fn issue_14_an_existing_output_is_kept_in_every_mode() {
         assert!(!Path::new(&other).exists(), "{mode}");
     }
 }
+
+#[test]
+fn issue_14_a_split_set_cut_by_the_limit_is_marked_incomplete_in_every_part() {
+    let dir = TempDir::new("split-limit");
+    let (_, vmcore) = write_vmcore(&dir, 18);
+    let split_args = ["-d", "1", "--splitblock-size", "64", "--split"];
+    let (whole1, whole2) = (dir.arg("whole1"), dir.arg("whole2"));
+    let mut args = split_args.to_vec();
+    args.extend([vmcore.as_str(), whole1.as_str(), whole2.as_str()]);
+    assert_ok(&run(&args));
+    let (size1, size2) = (
+        std::fs::metadata(&whole1).unwrap().len(),
+        std::fs::metadata(&whole2).unwrap().len(),
+    );
+    assert_ne!(size1, size2, "the parts must differ in size for this test");
+    // A limit that only the larger part exceeds: the smaller one completes on its own
+    // and is marked incomplete only because its set is.
+    let limit = size1.min(size2).to_string();
+    let (cut1, cut2) = (dir.arg("cut1"), dir.arg("cut2"));
+    let mut args = split_args.to_vec();
+    args.extend([
+        "-L",
+        limit.as_str(),
+        vmcore.as_str(),
+        cut1.as_str(),
+        cut2.as_str(),
+    ]);
+    assert_fails_cleanly(&run(&args));
+    let (big, small) = if size1 > size2 {
+        (&cut1, &cut2)
+    } else {
+        (&cut2, &cut1)
+    };
+    let (whole_small, _) = if size1 > size2 {
+        (&whole2, &whole1)
+    } else {
+        (&whole1, &whole2)
+    };
+    assert!(kdump_incomplete(big), "the part that reached the limit");
+    assert!(kdump_incomplete(small), "the part that completed");
+    // Apart from that bit, the completed part is the whole one.
+    let (mut got, want) = (read(small), read(whole_small));
+    got[424] &= !0x8;
+    assert_eq!(got, want);
+}

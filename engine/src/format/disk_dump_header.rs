@@ -4,7 +4,7 @@
 use std::mem::{offset_of, size_of};
 
 use super::bytes::{get_i32, get_i64, get_u32, put_i32, put_i64, put_u32};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// `KDUMP` followed by three spaces, no NUL.
 pub const KDUMP_SIGNATURE: &[u8; 8] = b"KDUMP   ";
@@ -225,6 +225,27 @@ impl DiskDumpHeader {
         }
         Ok(header)
     }
+}
+
+/// Set the incomplete bit (status 0x8) in the header of the kdump file `file` (named
+/// `name` in errors): for a `--split` part whose set another part could not finish, and
+/// for a file rebuilt by `-R` from a stream cut short, so readers report the missing
+/// pages as lost instead of trusting the file.
+pub fn mark_file_incomplete(file: &std::fs::File, name: &str) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    let io = |e| {
+        Error::io(
+            ErrorKind::Write,
+            format!("Can't mark the dump file({name}) incomplete"),
+            e,
+        )
+    };
+    let mut raw = [0u8; DISK_DUMP_HEADER_SIZE];
+    file.read_exact_at(&mut raw, 0).map_err(io)?;
+    let mut header = DiskDumpHeader::from_bytes(&raw, name)?;
+    header.status |= DUMP_DH_COMPRESSED_INCOMPLETE;
+    file.write_all_at(&header.to_bytes(), 0).map_err(io)?;
+    file.sync_all().map_err(io)
 }
 
 #[cfg(test)]

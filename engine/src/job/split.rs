@@ -6,12 +6,9 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use std::os::unix::fs::FileExt;
-
 use crate::dump::{write_kdump_from, DumpInput, DumpSummary};
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::disk_dump_header::DUMP_DH_COMPRESSED_INCOMPLETE;
-use crate::format::{DiskDumpHeader, DISK_DUMP_HEADER_SIZE};
+use crate::format::disk_dump_header::mark_file_incomplete;
 use crate::progress::{CombinedProgress, MessageKind, ProgressObserver};
 use crate::split::{pages_per_splitblock, split_ranges};
 
@@ -95,7 +92,18 @@ pub(super) fn write(
         // of space the set is incomplete, so every part that was written says so.
         for ((_, result), path) in results.iter().zip(paths) {
             if result.is_ok() {
-                mark_incomplete(path)?;
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| {
+                        Error::io(
+                            ErrorKind::Write,
+                            format!("Can't open the dump file({path})"),
+                            e,
+                        )
+                    })?;
+                mark_file_incomplete(&file, path)?;
             }
         }
     }
@@ -118,26 +126,4 @@ pub(super) fn write(
         dump_level: level.dump_level,
         plan: None,
     })
-}
-
-/// Set the incomplete bit in the header of the finished part `path`.
-fn mark_incomplete(path: &str) -> Result<()> {
-    let io = |e| {
-        Error::io(
-            ErrorKind::Write,
-            format!("Can't mark the dump file({path}) incomplete"),
-            e,
-        )
-    };
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(io)?;
-    let mut raw = [0u8; DISK_DUMP_HEADER_SIZE];
-    file.read_exact_at(&mut raw, 0).map_err(io)?;
-    let mut header = DiskDumpHeader::from_bytes(&raw, path)?;
-    header.status |= DUMP_DH_COMPRESSED_INCOMPLETE;
-    file.write_all_at(&header.to_bytes(), 0).map_err(io)?;
-    file.sync_all().map_err(io)
 }
