@@ -121,7 +121,7 @@ impl ConfigError {
 
 /// Options that makedumpfile has and this tool does not implement yet: refused with a
 /// clear message rather than silently ignored.
-const NOT_YET: &[(&str, &str)] = &[
+pub(crate) const NOT_YET: &[(&str, &str)] = &[
     ("x", "-x VMLINUX"),
     ("i", "-i VMCOREINFO"),
     ("g", "-g VMCOREINFO"),

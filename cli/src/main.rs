@@ -8,8 +8,11 @@
 mod config;
 mod debug_info;
 mod dump;
+#[cfg(test)]
+mod man_page;
 mod mem_usage;
 mod messages;
+mod option_table;
 mod options;
 mod progress;
 mod reassemble;

@@ -6,40 +6,7 @@
 //! operands may be interleaved (GNU permutation) and `--` ends option parsing. Values are
 //! parsed with atoi semantics where makedumpfile uses atoi (leading digits, else 0).
 
-/// Short options taking an argument.
-const SHORT_WITH_ARG: &[char] = &['b', 'd', 'g', 'i', 'L', 'x'];
-/// Short options without argument.
-const SHORT_FLAGS: &[char] = &[
-    'c', 'D', 'e', 'E', 'F', 'f', 'h', 'l', 'p', 'R', 'v', 'X', 'z',
-];
-/// Long options and whether they take an argument.
-const LONG_OPTIONS: &[(&str, bool)] = &[
-    ("split", false),
-    ("reassemble", false),
-    ("xen-syms", true),
-    ("xen-vmcoreinfo", true),
-    ("xen_phys_start", true),
-    ("message-level", true),
-    ("vtop", true),
-    ("dump-dmesg", false),
-    ("partial-dmesg", false),
-    ("config", true),
-    ("help", false),
-    ("diskset", true),
-    ("cyclic-buffer", true),
-    ("eppic", true),
-    ("non-mmap", false),
-    ("mem-usage", false),
-    ("splitblock-size", true),
-    ("work-dir", true),
-    ("num-threads", true),
-    ("check-params", false),
-    ("dry-run", false),
-    ("show-stats", false),
-    ("extension", true),
-    // Ours, not makedumpfile's: the caller id column that makedumpfile 1.7.5+ prints.
-    ("dmesg-caller-id", false),
-];
+use crate::option_table::{find_long, find_short};
 
 /// One parsed option occurrence: its canonical name (`"d"`, `"num-threads"`) and value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,9 +46,12 @@ pub fn parse(args: &[String]) -> Result<RawArgs, ParseError> {
                 Some((n, v)) => (n, Some(v.to_string())),
                 None => (long, None),
             };
-            let Some(&(canonical, takes_arg)) = find_long(name) else {
-                return Err(ParseError(format!("unrecognized option '--{name}'")));
+            let spec = match find_long(name) {
+                Ok(Some(spec)) => spec,
+                Ok(None) => return Err(ParseError(format!("unrecognized option '--{name}'"))),
+                Err(()) => return Err(ParseError(format!("option '--{name}' is ambiguous"))),
             };
+            let (canonical, takes_arg) = (spec.long.unwrap_or(name), spec.takes_arg());
             let value = if takes_arg {
                 match attached {
                     Some(v) => Some(v),
@@ -112,7 +82,10 @@ pub fn parse(args: &[String]) -> Result<RawArgs, ParseError> {
             while j < chars.len() {
                 let c = chars[j];
                 j += 1;
-                if SHORT_WITH_ARG.contains(&c) {
+                let Some(spec) = find_short(c) else {
+                    return Err(ParseError(format!("invalid option -- '{c}'")));
+                };
+                if spec.takes_arg() {
                     let rest: String = chars[j..].iter().collect();
                     let value = if !rest.is_empty() {
                         rest
@@ -127,13 +100,11 @@ pub fn parse(args: &[String]) -> Result<RawArgs, ParseError> {
                         value: Some(value),
                     });
                     break;
-                } else if SHORT_FLAGS.contains(&c) {
+                } else {
                     raw.options.push(RawOption {
                         name: c.to_string(),
                         value: None,
                     });
-                } else {
-                    return Err(ParseError(format!("invalid option -- '{c}'")));
                 }
             }
         } else {
@@ -141,18 +112,6 @@ pub fn parse(args: &[String]) -> Result<RawArgs, ParseError> {
         }
     }
     Ok(raw)
-}
-
-/// getopt_long accepts any unambiguous prefix of a long option.
-fn find_long(name: &str) -> Option<&'static (&'static str, bool)> {
-    if let Some(exact) = LONG_OPTIONS.iter().find(|(n, _)| *n == name) {
-        return Some(exact);
-    }
-    let mut matches = LONG_OPTIONS
-        .iter()
-        .filter(|(n, _)| !name.is_empty() && n.starts_with(name));
-    let first = matches.next()?;
-    matches.next().is_none().then_some(first)
 }
 
 /// C `atoi`: optional whitespace and sign, then leading digits; anything else gives 0.

@@ -1,4 +1,48 @@
-//! `-h/--help` and `-v` texts.
+//! `-h/--help` and `-v` texts. The option list is rendered from `option_table::OPTIONS`,
+//! the table the parser reads, and the synopses below are shared with the man page.
+
+use crate::option_table::{OptionSpec, Origin, Support, OPTIONS};
+
+/// The ways to run the tool: what it does, then the command line (`#` = a root shell).
+pub const SYNOPSES: &[(&str, &str)] = &[
+    (
+        "Write a kdump-compressed DUMPFILE from VMCORE",
+        "makedumpfile [-c|-l|-p|-z] [-d DL] [--num-threads N] [-f] VMCORE DUMPFILE",
+    ),
+    (
+        "Write the flattened format to standard output (for pipes and remote targets)",
+        "makedumpfile -F [-c|-l|-p|-z] [-d DL] VMCORE",
+    ),
+    (
+        "Rebuild a DUMPFILE from a flattened stream on standard input",
+        "makedumpfile -R DUMPFILE",
+    ),
+    (
+        "Write an ELF DUMPFILE",
+        "makedumpfile -E [-d DL] VMCORE DUMPFILE",
+    ),
+    (
+        "Write one dump into several files",
+        "makedumpfile --split [-c|-l|-p|-z] [-d DL] VMCORE DUMPFILE1 DUMPFILE2 ...",
+    ),
+    (
+        "Join the files of a --split dump into one DUMPFILE",
+        "makedumpfile --reassemble DUMPFILE1 DUMPFILE2 ... DUMPFILE",
+    ),
+    (
+        "Extract the kernel log from VMCORE",
+        "makedumpfile --dump-dmesg [--partial-dmesg] [--dmesg-caller-id] VMCORE LOGFILE",
+    ),
+    (
+        "Show what a dump of the running kernel would hold",
+        "makedumpfile --mem-usage /proc/kcore",
+    ),
+];
+
+/// Where the help text of an option starts in `-h` (two spaces, the label, padding).
+const HELP_COLUMN: usize = 21;
+/// `-h` fits an 80-column terminal.
+const WIDTH: usize = 79;
 
 /// Version line plus the compression support lines, in makedumpfile's `-v` shape
 /// (scripts grep for "lzo\tenabled" to decide whether `-l` is usable).
@@ -11,52 +55,110 @@ pub fn version_text() -> String {
 
 /// The usage text.
 pub fn usage_text() -> String {
-    "\n\
-LZO support:\n  enabled\n\
-snappy support:\n  enabled\n\
-zstd support:\n  enabled\n\
-\n\
-Usage:\n\
-  Write a kdump-compressed DUMPFILE from VMCORE:\n\
-  # makedumpfile [-c|-l|-p|-z] [-d DL] [--num-threads N] [-f] VMCORE DUMPFILE\n\
-\n\
-  Write the flattened format to standard output (for pipes and remote targets):\n\
-  # makedumpfile -F [-c|-l|-p|-z] [-d DL] VMCORE\n\
-\n\
-  Rebuild a DUMPFILE from a flattened stream on standard input:\n\
-  # makedumpfile -R DUMPFILE\n\
-\n\
-  Extract the kernel log from VMCORE:\n\
-  # makedumpfile --dump-dmesg [--partial-dmesg] [--dmesg-caller-id] VMCORE LOGFILE\n\
-\n\
-Options:\n\
-  -c, -l, -p, -z   Compress each page with zlib, LZO, snappy or zstd. A page is stored\n\
-                   uncompressed when compression does not make it smaller.\n\
-  -d DL            Dump level 0-31: the sum of the page classes to leave out:\n\
-                     1 zero pages, 2 non-private page cache, 4 private page cache,\n\
-                     8 user process pages, 16 free pages.\n\
-                   A list such as 31,11 gives fallback levels.\n\
-  -F               Write the flattened format to standard output; messages go to\n\
-                   standard error.\n\
-  -R               Rebuild DUMPFILE from a flattened stream read from standard input.\n\
-  -f               Overwrite DUMPFILE if it exists.\n\
-  -L SIZE          Stop writing at SIZE bytes (K, M, G, T, P, E suffixes); the dump is\n\
-                   then marked incomplete and the exit status is 1.\n\
-  --dry-run        Do everything except writing DUMPFILE.\n\
-  --partial-dmesg  With --dump-dmesg: only the records after the last 'dmesg -c'.\n\
-  --dmesg-caller-id  With --dump-dmesg: print the [T<pid>]/[C<cpu>] caller column\n\
-                   (makedumpfile 1.7.5+ prints it; 1.7.2 does not).\n\
-  -b ORDER         Write caches of (page size << ORDER) bytes (default 4).\n\
-  -D               Print debug messages (message level bit 8).\n\
-  --num-threads N  Compress with N producer threads; 0 (default) is serial. The output\n\
-                   is identical for every N.\n\
-  --cyclic-buffer KB  Bitmap buffer size per cycle.\n\
-  --non-mmap       Read VMCORE with read(2) instead of mmap(2).\n\
-  --message-level ML  Message bits: 1 progress, 2 common, 4 error, 8 debug,\n\
-                   16 report (default 7).\n\
-  --show-stats     Print the report (message level bit 16).\n\
-  -v               Print the version.\n\
-  -h, --help       Print this help.\n\
-\n"
-    .to_string()
+    let mut text = String::from(
+        "\nLZO support:\n  enabled\nsnappy support:\n  enabled\nzstd support:\n  enabled\n\nUsage:\n",
+    );
+    for (what, command) in SYNOPSES {
+        text.push_str(&format!("  {what}:\n  # {command}\n\n"));
+    }
+    text.push_str("Options:\n");
+    for spec in OPTIONS.iter().filter(|o| o.support == Support::Yes) {
+        text.push_str(&option_entry(spec));
+    }
+    let refused: Vec<String> = OPTIONS
+        .iter()
+        .filter(|o| o.support == Support::NotYet)
+        .map(OptionSpec::names)
+        .collect();
+    text.push('\n');
+    text.push_str(&wrap(
+        &format!(
+            "makedumpfile's {} are not supported yet: they are refused with exit status 1.",
+            refused.join(", ")
+        ),
+        2,
+        2,
+    ));
+    text.push_str("\nmakedumpfile(8) describes every option.\n\n");
+    text
+}
+
+/// One option: the label, then its help wrapped at `HELP_COLUMN` (on the next line when
+/// the label is too long to leave a gap).
+fn option_entry(spec: &OptionSpec) -> String {
+    let label = format!("  {}", spec.label());
+    let help = match spec.origin {
+        Origin::Makedumpfile => wrap(spec.help, HELP_COLUMN, HELP_COLUMN),
+        Origin::Ours => wrap(
+            &format!("{} (makedumpfile-rs only.)", spec.help),
+            HELP_COLUMN,
+            HELP_COLUMN,
+        ),
+    };
+    if label.len() < HELP_COLUMN {
+        format!("{label:<HELP_COLUMN$}{}", &help[HELP_COLUMN..])
+    } else {
+        format!("{label}\n{help}")
+    }
+}
+
+/// `text` wrapped at `WIDTH`: the first line indented by `first`, the others by `rest`.
+fn wrap(text: &str, first: usize, rest: usize) -> String {
+    let mut out = String::new();
+    let mut line = " ".repeat(first);
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        if !empty && line.len() + 1 + word.len() > WIDTH {
+            out.push_str(&line);
+            out.push('\n');
+            line = " ".repeat(rest);
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_lists_every_supported_option_and_names_the_refused_ones() {
+        let help = usage_text();
+        for spec in OPTIONS {
+            let shown = match spec.support {
+                Support::Yes => spec.label(),
+                Support::NotYet => spec.names(),
+            };
+            assert!(help.contains(&shown), "{shown} missing");
+        }
+        let options = &help[help.find("Options:").unwrap()..];
+        assert!(options.lines().all(|l| l.len() <= WIDTH), "{options}");
+    }
+
+    #[test]
+    fn short_labels_share_the_line_with_their_help() {
+        let help = usage_text();
+        assert!(
+            help.contains("\n  -d DL              Dump level 0-31"),
+            "{help}"
+        );
+        assert!(
+            help.contains("\n  --cyclic-buffer KB Size in KiB"),
+            "{help}"
+        );
+    }
+
+    #[test]
+    fn version_keeps_the_lines_scripts_grep_for() {
+        assert!(version_text().contains("\nlzo\tenabled\n"));
+        assert!(version_text().starts_with("makedumpfile: version "));
+    }
 }
