@@ -45,6 +45,7 @@ if [[ -z ${QUICK:-} ]]; then
     stage "filter bitmaps vs makedumpfile on real vmcores" cargo test --release -p makedumpfile-engine --test real_vmcore_filter -- --ignored
     stage "readers: crash, libkdumpfile, drgn on both guests" tests/readers.sh --profile cloud-1g --profile generic-2g --levels 31
     stage "our binary as core_collector inside a capture kernel" tests/capture-kernel.sh --bin target/release/makedumpfile
+    stage "Debian's kdump-tools runs our .deb after a panic (debootstrap guest)" tests/kdump-tools-e2e.sh
     stage "--mem-usage /proc/kcore on a live guest kernel vs makedumpfile" tests/mem-usage.sh --bin target/release/makedumpfile
     stage "corrupted vmcores, streams and dumps" tests/corruption.sh
     stage "fuzz targets (${FUZZ_SECONDS:-30} s each)" fuzz/run.sh "${FUZZ_SECONDS:-30}"
