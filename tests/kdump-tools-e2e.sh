@@ -52,9 +52,9 @@
 # Run time, 2 cores, TCG, image cached (measured): 3 min 32 s in all, the package
 # rebuilt from a fresh release build included; per run 80-130 s of QEMU (three systemd
 # boots: first kernel, capture kernel, first kernel again) and ~5 s of host checks. The
-# slowest seen, with the host busy: 4 min 36 s. First time: ~4 min more for the image
-# (debootstrap and packages ~2 min, the first boot with mkinitramfs under TCG ~2 min)
-# and ~2 min to build cargo-deb.
+# slowest seen, with the host busy: 4 min 36 s. Image not cached: 6 min 36 s in all
+# (the image ~3 min: debootstrap and packages ~1 min, its first boot with mkinitramfs
+# under TCG ~2 min); building cargo-deb the first time adds ~2-3 min.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # Helpers: check, fail_check, run_crash, crash_succeeded, debug_vmlinux, REF, log, die.
@@ -126,6 +126,7 @@ fi
 
 # in_guest_root CMD...: run in the mounted image (apt and dpkg only; nothing starts there).
 in_guest_root() { chroot "$MNT" /usr/bin/env DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
+# shellcheck disable=SC2016 # ${db:Status-Status} is dpkg-query's format, not the shell's
 # status PKG: dpkg's status word of PKG in the image ("installed", "not-installed", ...).
 status() { in_guest_root dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || echo not-installed; }
 install_ours() {
@@ -197,6 +198,15 @@ collect() {
     kt_umount "$MNT"
 }
 
+# stamp_of DIR: the DATE of the one DIR/crash/DATE directory kdump-tools made.
+stamp_of() {
+    local d
+    for d in "$1"/crash/2*; do
+        [[ -d $d ]] && { basename "$d"; return 0; }
+    done
+    return 1
+}
+
 # serial_after MARKER FILE: the serial log from the first line matching MARKER on.
 serial_after() { tr -d '\r' <"$2" | sed -n "/$1/,\$p"; }
 
@@ -247,7 +257,7 @@ saved_ok() {  # DIR RUN
     fi
     files=$(cd "$dir/crash" 2>/dev/null && find . -type f | sort | tr '\n' ' ')
     echo "files: $files"
-    stamp=$(cd "$dir/crash" 2>/dev/null && ls -d 2* 2>/dev/null | head -n 1)
+    stamp=$(stamp_of "$dir")
     [[ -n $stamp && $files == "./$stamp/dmesg.$stamp ./$stamp/dump.$stamp " ]] ||
         { echo "wanted exactly DATE/dmesg.DATE and DATE/dump.DATE"; bad=1; }
     [[ $(head -c 12 "$dir/crash/$stamp/dump.$stamp" 2>/dev/null) == makedumpfile ]] ||
@@ -265,7 +275,7 @@ back_ok() {  # DIR QEMU_STATUS
 
 # rebuild DIR: the flattened dump.DATE as a kdump file, by Debian's makedumpfile -R.
 rebuild() {
-    local stamp; stamp=$(cd "$1/crash" && ls -d 2* | head -n 1)
+    local stamp; stamp=$(stamp_of "$1")
     mkdir -p "$1/rebuilt"; rm -f "$1/rebuilt/dump"
     "$REF" -R "$1/rebuilt/dump" <"$1/crash/$stamp/dump.$stamp" | tail -n 1
     [[ -s $1/rebuilt/dump ]]
@@ -273,7 +283,7 @@ rebuild() {
 
 # dmesg_ok DIR: dmesg.DATE (ours, in the capture kernel) = --dump-dmesg of the saved dump.
 dmesg_ok() {
-    local dir=$1 stamp; stamp=$(cd "$dir/crash" && ls -d 2* | head -n 1)
+    local dir=$1 stamp; stamp=$(stamp_of "$dir")
     rm -f "$dir/dmesg.reread"
     "$REF" --dump-dmesg "$dir/rebuilt/dump" "$dir/dmesg.reread" >/dev/null 2>&1 ||
         { echo "makedumpfile 1.7.2 --dump-dmesg of the dump failed"; return 1; }
@@ -305,7 +315,7 @@ for run in $RUNS; do
     check "$run: kdump-tools ran makedumpfile $(run_args "$run"), saved dump.DATE and dmesg.DATE, no cp fallback" \
         saved_ok "$R" "$run"
     check "$run: the guest rebooted into its kernel after the dump and powered off" back_ok "$R" "$qrc"
-    stamp=$(cd "$R/crash" 2>/dev/null && ls -d 2* 2>/dev/null | head -n 1)
+    stamp=$(stamp_of "$R")
     if [[ -z $stamp ]]; then
         fail_check "$run: readers" "no dump to read"
     else

@@ -39,9 +39,13 @@ kt_boot() {
 # and dpkg in a chroot; kt_umount DIR undoes it.
 kt_mount() {
     local img=$1 dir=$2
-    mkdir -p "$dir" && mount -o loop "$img" "$dir" || return 1
-    mount -t proc proc "$dir/proc" && mount --bind /dev "$dir/dev" &&
-        mount --bind /dev/pts "$dir/dev/pts" || { kt_umount "$dir"; return 1; }
+    mkdir -p "$dir" || return 1
+    mount -o loop "$img" "$dir" || return 1
+    if ! { mount -t proc proc "$dir/proc" && mount --bind /dev "$dir/dev" &&
+           mount --bind /dev/pts "$dir/dev/pts"; }; then
+        kt_umount "$dir"
+        return 1
+    fi
 }
 kt_umount() {
     local dir=$1 sub rc=0
