@@ -184,6 +184,12 @@ fn reassemble_mode(config: &Config, split: bool, ops: &[String]) -> Result<Mode,
     {
         return Err(ConfigError::invalid());
     }
+    if config.dry_run {
+        return Err(ConfigError::with(
+            "--dry-run cannot be used with --reassemble.\n",
+            true,
+        ));
+    }
     Ok(Mode::Reassemble {
         parts: ops[..ops.len() - 1].to_vec(),
         dumpfile: ops[ops.len() - 1].clone(),

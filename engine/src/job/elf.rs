@@ -19,7 +19,7 @@ pub(super) fn write(
     dump_level: u8,
     observer: &dyn ProgressObserver,
 ) -> Result<JobReport> {
-    let (mut bitmaps, stats) = bitmaps::of_vmcore(vmcore, &job.input, dump_level, observer)?;
+    let (mut bitmaps, stats) = bitmaps::of_vmcore(vmcore, job.input_name(), dump_level, observer)?;
     let zero_pages = if dump_level & DL_EXCLUDE_ZERO != 0 {
         exclude_zero_pages(vmcore, &mut bitmaps.dumpable)?
     } else {
