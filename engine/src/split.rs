@@ -10,7 +10,7 @@ use std::fs::File;
 use std::ops::Range;
 
 use crate::bitmap::Bitmap;
-use crate::dump::DL_EXCLUDE_ZERO;
+use crate::filter::DumpLevel;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::disk_dump_header::DUMP_DH_COMPRESSED_INCOMPLETE;
 use crate::format::{DumpOutput, PageDesc, KDUMP_SUB_HEADER_SIZE, PAGE_DESC_SIZE};
@@ -247,7 +247,7 @@ pub fn reassemble<S: ByteSource>(
 
     let dumpable = &first.dump.dumpable;
     let num_dumpable = dumpable.count_ones();
-    let exclude_zero = sub.dump_level & DL_EXCLUDE_ZERO as i32 != 0;
+    let exclude_zero = sub.dump_level & DumpLevel::ZERO as i32 != 0;
     let offset_desc = layout.offset_desc();
     let first_data = offset_desc + PAGE_DESC_SIZE as u64 * num_dumpable;
     let mut descs = Stream {

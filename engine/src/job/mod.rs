@@ -11,8 +11,7 @@
 //! - the dump level of a refiltered input (OR-ed with the input's): [`bitmaps`].
 //!
 //! ```no_run
-//! use engine::codec::Compression;
-//! use engine::job::{Destination, DumpJob};
+//! use engine::job::{Compression, Destination, DumpJob};
 //! use engine::progress::NoProgress;
 //!
 //! // makedumpfile -l -d 31 --num-threads 2 /proc/vmcore /var/crash/dump
@@ -35,12 +34,15 @@ mod reassemble;
 mod rebuild;
 mod split;
 
-use crate::budget::{self, BudgetPlan, BudgetRequest};
-use crate::codec::Compression;
+// The value types of the job's options and report.
+pub use crate::budget::BudgetPlan;
+pub use crate::codec::Compression;
 pub use crate::dmesg::DmesgOptions;
-use crate::dump::DumpSummary;
+pub use crate::dump::DumpSummary;
+pub use crate::filter::{FilterStats, InvalidFreeOrder};
+
+use crate::budget::{self, BudgetRequest};
 use crate::error::{Error, ErrorKind, Result};
-use crate::filter::FilterStats;
 use crate::pipeline::PipelineTuning;
 use crate::progress::{MessageKind, ProgressObserver};
 
