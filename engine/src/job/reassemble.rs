@@ -1,11 +1,10 @@
 //! `--reassemble`: the files of a `--split` set joined into the one dump they were cut
 //! from. The output is opened through the job's output rules, so `-f` and `-L` hold here
 //! as in every other mode (`-L` was ignored before the dump job); a join stopped short is
-//! marked incomplete, like every other kdump file this tool leaves unfinished.
+//! marked incomplete (`split::reassemble` writes the headers that way until it is done).
 
 use crate::dump::DumpSummary;
 use crate::error::Result;
-use crate::format::disk_dump_header::DUMP_DH_COMPRESSED_INCOMPLETE;
 use crate::progress::{MessageKind, ProgressObserver};
 use crate::split::{check_parts, open_parts, reassemble};
 
@@ -23,18 +22,16 @@ pub(super) fn write(
     let mut parts = open_parts(parts)?;
     check_parts(&mut parts)?;
     let mut out = job.rules.open(Some(path))?;
-    let num_dumpable = match reassemble(&parts, out.as_mut(), observer) {
+    let cache_size = (parts[0].dump.layout.block_size as usize) << job.block_order;
+    let joined = reassemble(&parts, out.as_mut(), cache_size, observer);
+    let bytes_written = out.bytes_written();
+    drop(out);
+    let num_dumpable = match joined {
         Ok(pages) => pages,
         Err(e) => {
-            // The joined header is written last, so a join stopped short has none yet:
-            // write the parts' header with the INCOMPLETE bit (makedumpfile writes the
-            // header first and leaves it unmarked).
-            let mut header = parts[0].dump.header.clone();
-            header.status |= DUMP_DH_COMPRESSED_INCOMPLETE;
-            let marked = out
-                .write_at(0, &header.to_bytes())
-                .and_then(|()| out.finish());
-            if marked.is_ok() && !job.rules.dry_run {
+            // The header written first already says INCOMPLETE; this only confirms that
+            // there is one to say it (nothing at all if -L cut even the header).
+            if job.rules.mark_incomplete(path).is_ok() && !job.rules.dry_run {
                 observer.message(
                     MessageKind::Common,
                     "This is an incomplete dumpfile, but might analyzable.\n",
@@ -43,7 +40,6 @@ pub(super) fn write(
             return Err(e);
         }
     };
-    let bytes_written = out.bytes_written();
     Ok(JobReport {
         summary: DumpSummary {
             num_dumpable,
