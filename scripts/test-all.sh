@@ -30,6 +30,8 @@ if [[ -z ${QUICK:-} ]]; then
 fi
 stage "cargo fmt" cargo fmt --all -- --check
 stage "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
+stage "cargo clippy on the engine as a library user builds it (no testing feature)" \
+    bash -c 'cargo clippy -p makedumpfile-engine --all-targets -- -D warnings && cargo clippy -p makedumpfile-cli --bins -- -D warnings'
 stage "cargo test (unit, integration, property)" cargo test --workspace --release
 stage "engine and property tests with debug assertions" \
     cargo test --profile checked -p makedumpfile-engine -p makedumpfile-proptests
@@ -42,7 +44,7 @@ if [[ -z ${QUICK:-} ]]; then
     stage "real vmcores vs makedumpfile 1.7.2 and readers" tests/real-vmcore.sh --profile cloud-1g --profile generic-2g
     stage "ELF output, split, reassemble, refilter vs makedumpfile" tests/parity2-real.sh
     stage "every mode × every option vs makedumpfile (exit, files, bytes, last line)" tests/matrix.sh
-    stage "filter bitmaps vs makedumpfile on real vmcores" cargo test --release -p makedumpfile-engine --test real_vmcore_filter -- --ignored
+    stage "filter bitmaps vs makedumpfile on real vmcores" cargo test --release -p makedumpfile-engine --features testing --test real_vmcore_filter -- --ignored
     stage "readers: crash, libkdumpfile, drgn on both guests" tests/readers.sh --profile cloud-1g --profile generic-2g --levels 31
     stage "our binary as core_collector inside a capture kernel" tests/capture-kernel.sh --bin target/release/makedumpfile
     stage "Debian's kdump-tools runs our .deb after a panic (debootstrap guest)" tests/kdump-tools-e2e.sh

@@ -5,7 +5,9 @@
 # exist afterwards, their bytes, and the final message line are the same.
 #
 # Modes: kdump file; -F piped to -R; -E; --split into 2 parts; refilter of a kdump file;
-# refilter of a flattened stream; --dump-dmesg.
+# refilter of a flattened stream; --dump-dmesg; -R of a whole stream and --reassemble of a
+# split set, each with the options given to it (both refuse a dump level, so their
+# "retry" cell checks that both tools refuse -d 1,31 alike).
 # Options: none; -L below the output size; --dry-run; -d 1,31 with an -L that only the
 # -d 31 output fits; --num-threads 2; an existing output without -f.
 # Every size is derived from this vmcore's outputs (issue 19: nothing is fixed to one
@@ -49,15 +51,22 @@ IN=$WORK/inputs
 mkdir -p "$IN"
 "$REF" -l -d 1 "$VMCORE" "$IN/dump.d1" >/dev/null 2>&1
 "$REF" -F -l -d 1 "$VMCORE" >"$IN/stream.d1" 2>/dev/null
-check "reference made the refilter inputs" test -s "$IN/dump.d1" -a -s "$IN/stream.d1"
+"$REF" -F -l -d 31 "$VMCORE" >"$IN/stream.d31" 2>/dev/null
+"$REF" -l -d 31 --split "$VMCORE" "$IN/part1" "$IN/part2" >/dev/null 2>&1
+check "reference made the refilter, -R and --reassemble inputs" \
+    test -s "$IN/dump.d1" -a -s "$IN/stream.d1" -a -s "$IN/stream.d31" -a -s "$IN/part1" -a -s "$IN/part2"
 
 # The final message line of a run: the last non-empty line of its message stream (stdout,
 # or stderr with -F), with progress lines (\r-separated) reduced to their last part.
 final_line() { tr '\r' '\n' <"$1" | grep -v '^[[:space:]]*$' | grep -v -e '^Checking for' -e '^Excluding' -e '^Copying data' | tail -n 1; }
 
-# mode_args MODE LEVEL: the command tail of MODE (inputs and outputs), into ARGS.
+# mode_args MODE LEVEL: the command tail of MODE (inputs and outputs), into ARGS, and
+# its standard input, into STDIN. -R and --reassemble get a level only when it is not the
+# default 31 (the retry cell), since they refuse any.
 mode_args() {
-    local mode=$1 level=$2
+    local mode=$1 level=$2 levels=()
+    STDIN=/dev/null
+    [[ $level == 31 ]] || levels=(-d "$level")
     case $mode in
         kdump) ARGS=(-l -d "$level" "$VMCORE" out) ;;
         flat) ARGS=(-F -l -d "$level" "$VMCORE") ;;
@@ -66,6 +75,8 @@ mode_args() {
         refilter) ARGS=(-l -d "$level" "$IN/dump.d1" out) ;;
         refilter-flat) ARGS=(-l -d "$level" "$IN/stream.d1" out) ;;
         dmesg) ARGS=(--dump-dmesg "$VMCORE" out) ;;
+        rebuild) ARGS=("${levels[@]}" -R out); STDIN=$IN/stream.d31 ;;
+        reassemble) ARGS=("${levels[@]}" --reassemble "$IN/part1" "$IN/part2" out) ;;
     esac
 }
 
@@ -87,7 +98,7 @@ run_cell() {
             echo "${PIPESTATUS[0]} ${PIPESTATUS[1]}" >rc
             { final_line msg.err; final_line msg.out; } >final
         else
-            timeout "$TIMEOUT" "$tool" "${opts[@]}" "${ARGS[@]}" >msg.out 2>msg.err
+            timeout "$TIMEOUT" "$tool" "${opts[@]}" "${ARGS[@]}" <"$STDIN" >msg.out 2>msg.err
             echo $? >rc
             final_line msg.out >final
         fi
@@ -104,7 +115,8 @@ files() {
 
 # Reference output sizes, for the limits: -d 31 and -d 1 of each mode, without options.
 declare -A SIZE31
-for mode in kdump flat elf split refilter refilter-flat dmesg; do
+MODES="kdump flat elf split refilter refilter-flat dmesg rebuild reassemble"
+for mode in $MODES; do
     d=$WORK/size-$mode
     mkdir -p "$d"
     run_cell "$REF" "$d" "" "$mode" 31
@@ -130,6 +142,9 @@ declare -A KNOWN=(
     [refilter-flat|retry]="like_refilter|as refilter-flat × none"
     [refilter-flat|threads]="like_refilter|as refilter-flat × none"
     [refilter-flat|exists]="like_refilter|as refilter-flat × none"
+    [rebuild|limit]="incomplete_mark|makedumpfile -R leaves the file cut at -L with a header that says complete; ours sets the INCOMPLETE bit, the only byte that differs"
+    [reassemble|limit]="incomplete_salvaged|makedumpfile --reassemble leaves the file cut at -L with a header that says complete and without the descriptors still in its cache; ours sets the INCOMPLETE bit and, like every dump it writes, also writes the descriptors of the pages whose data reached the file"
+    [reassemble|threads]="crash_with_threads|makedumpfile 1.7.2 crashes (SIGSEGV, exit 139) when --num-threads is given with --reassemble; ours ignores the thread count (a join only copies) and writes what reassemble × none writes"
     [split|limit]="bitmap2_of_cut_part|in the part that reached -L, makedumpfile also clears 2nd-bitmap bits of pfns that belong to a later part (the last pages of RAM); ours keeps the bitmap it computed, so the part still names every dumpable page"
 )
 
@@ -159,8 +174,9 @@ cell() {
     else
         check "$mode × $option: same exit, files, bytes and final line" same_cell "$base"
     fi
-    # The refilter cells are kept until the refilter-flat cells have been compared.
-    [[ $mode == refilter ]] || ((KEEP)) || rm -rf "$base"
+    # The refilter cells are kept until the refilter-flat cells have been compared, and
+    # reassemble × none until reassemble × threads has.
+    [[ $mode == refilter || $mode.$option == reassemble.none ]] || ((KEEP)) || rm -rf "$base"
 }
 
 same_cell() {
@@ -218,6 +234,50 @@ like_refilter() {
     echo "makedumpfile refused; ours = refilter of the file: exit $(cat "$base/ours/rc"), $(files "$base/ours" | wc -l) files"
 }
 
+# A kdump file cut at -L: same exit, final line, names and sizes; the only differing byte
+# is the header's status (offset 424), where ours has INCOMPLETE and makedumpfile's not.
+incomplete_mark() {
+    local base=$1 offset
+    diff "$base/ref/rc" "$base/ours/rc" || return 1
+    diff "$base/ref/final" "$base/ours/final" || return 1
+    diff <(cd "$base/ref" && stat -c '%n %s' out) <(cd "$base/ours" && stat -c '%n %s' out) || return 1
+    while read -r offset _; do
+        ((offset - 1 == 424)) || { echo "byte $((offset - 1)) differs, not only the status"; return 1; }
+    done < <(cmp -l "$base/ref/out" "$base/ours/out")
+    incomplete "$base/ours/out" || { echo "ours is not marked incomplete"; return 1; }
+    ! incomplete "$base/ref/out" || { echo "makedumpfile marked it too: the difference is gone"; return 1; }
+    echo "exit $(cat "$base/ours/rc"), same size; only the status byte differs (ours INCOMPLETE)"
+}
+
+# A join cut at -L: as incomplete_mark, and besides the status byte only descriptor-table
+# bytes differ, where makedumpfile left zeros (lost pages) and ours has the descriptors
+# of pages whose data is in the file.
+incomplete_salvaged() {
+    local base=$1 offset ref_byte bs sub blocks desc_start extra=0
+    diff "$base/ref/rc" "$base/ours/rc" || return 1
+    diff "$base/ref/final" "$base/ours/final" || return 1
+    diff <(cd "$base/ref" && stat -c '%n %s' out) <(cd "$base/ours" && stat -c '%n %s' out) || return 1
+    read -r bs sub blocks < <(od -An -t u4 -j 428 -N 12 "$base/ours/out")
+    desc_start=$(((1 + sub + blocks) * bs))
+    while read -r offset ref_byte _; do
+        ((offset - 1 == 424)) && continue
+        ((offset - 1 >= desc_start && ref_byte == 0)) || { echo "byte $((offset - 1)) differs (makedumpfile's $ref_byte), outside the descriptors makedumpfile left out"; return 1; }
+        extra=$((extra + 1))
+    done < <(cmp -l "$base/ref/out" "$base/ours/out")
+    incomplete "$base/ours/out" || { echo "ours is not marked incomplete"; return 1; }
+    ! incomplete "$base/ref/out" || { echo "makedumpfile marked it too: the difference is gone"; return 1; }
+    echo "exit $(cat "$base/ours/rc"), same size; status byte INCOMPLETE, $extra descriptor byte(s) that makedumpfile left zero"
+}
+
+# makedumpfile crashes; ours writes what the reference wrote without --num-threads.
+crash_with_threads() {
+    local base=$1 plain=$WORK/reassemble.none/ref
+    [[ $(cat "$base/ref/rc") == 139 ]] || { echo "makedumpfile exit $(cat "$base/ref/rc"), not the crash: the difference is gone"; return 1; }
+    [[ $(cat "$base/ours/rc") == 0 ]] || { echo "ours exit $(cat "$base/ours/rc")"; return 1; }
+    diff <(files "$plain") <(files "$base/ours") || return 1
+    echo "makedumpfile SIGSEGV; ours exit 0, bytes = makedumpfile's reassemble without threads"
+}
+
 # bitmap2_range KDUMP: "START END" byte offsets of the 2nd bitmap (disk_dump_header:
 # block_size at 428, sub_hdr_size at 432, bitmap_blocks at 436).
 bitmap2_range() {
@@ -244,13 +304,13 @@ bitmap2_of_cut_part() {
     echo "exit, final line, sizes and incomplete marks equal; $(cmp -l "$base/ref/out1" "$base/ours/out1" | wc -l) byte(s) of out1's 2nd bitmap differ"
 }
 
-for mode in kdump flat elf split refilter refilter-flat dmesg; do
+for mode in $MODES; do
     for option in none limit dry-run retry threads exists; do
         cell "$mode" "$option"
     done
 done
 
-((KEEP)) || rm -rf "$WORK"/refilter.*
+((KEEP)) || rm -rf "$WORK"/refilter.* "$WORK"/reassemble.none
 
 # The README's table of purposeful differences names every such cell (and no other).
 readme_lists_known() {

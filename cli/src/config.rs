@@ -2,7 +2,7 @@
 //! with makedumpfile's rules and messages (`check_param_for_creating_dumpfile`,
 //! `check_param_for_rearranging_dumpdata`, `parse_dump_level`, `set_message_level`).
 
-use engine::codec::Compression;
+use engine::job::Compression;
 
 use crate::messages::{DEFAULT_MSG_LEVEL, ML_PRINT_DEBUG_MSG, ML_PRINT_REPORT_MSG};
 use crate::options::{atoi, RawArgs};
@@ -183,6 +183,12 @@ fn reassemble_mode(config: &Config, split: bool, ops: &[String]) -> Result<Mode,
         || ops.len() < 2
     {
         return Err(ConfigError::invalid());
+    }
+    if config.dry_run {
+        return Err(ConfigError::with(
+            "--dry-run cannot be used with --reassemble.\n",
+            true,
+        ));
     }
     Ok(Mode::Reassemble {
         parts: ops[..ops.len() - 1].to_vec(),

@@ -1,6 +1,6 @@
 //! What makedumpfile prints first at message level 8 (`-D`): its version and command line.
 //! The input's PT_LOAD table and VMCOREINFO lines follow, from the engine
-//! (`engine::job::input::describe_vmcore`).
+//! (the engine prints them when the job opens the input).
 
 use crate::messages::Messages;
 

@@ -1,8 +1,9 @@
-//! `makedumpfile [options] VMCORE DUMPFILE`, `-F`, `-E`, `--split` and `--dump-dmesg`:
-//! the options become one engine [`DumpJob`]; the engine applies each of them in one place
-//! for every mode and input kind (ELF vmcore, kdump-compressed or flattened dump).
+//! Every mode that writes: `makedumpfile [options] VMCORE DUMPFILE`, `-F`, `-E`,
+//! `--split`, `--dump-dmesg`, `-R` and `--reassemble`. The options become one engine
+//! [`DumpJob`]; the engine applies each of them in one place for every mode and input
+//! kind (ELF vmcore, kdump-compressed or flattened dump, stream, split set).
 
-use engine::job::{Destination, DmesgOptions, DumpJob, Format, JobReport};
+use engine::job::{DmesgOptions, DumpJob, Format, JobReport};
 use engine::Result;
 
 use crate::config::Config;
@@ -26,11 +27,10 @@ pub fn dmesg_format(config: &Config) -> Format {
     })
 }
 
-/// The job `config` describes, reading `input` and writing `format` to `destination`.
-pub fn job(config: &Config, input: &str, destination: Destination, format: Format) -> DumpJob {
-    DumpJob::new(input, destination)
-        .format(format)
-        .dump_levels(&config.dump_levels)
+/// `job` with the options of `config` (what the mode chose: input, output, format, is
+/// already in `job`).
+pub fn configure(config: &Config, job: DumpJob) -> DumpJob {
+    job.dump_levels(&config.dump_levels)
         .compression(config.compression)
         .threads(config.threads)
         .cyclic_buffer_kib(config.cyclic_buffer_kb)
@@ -42,14 +42,9 @@ pub fn job(config: &Config, input: &str, destination: Destination, format: Forma
         .splitblock_kib(config.splitblock_kb)
 }
 
-/// Run the job, printing its messages and progress at `messages`' level.
-pub fn run(
-    config: &Config,
-    input: &str,
-    destination: Destination,
-    format: Format,
-    messages: &Messages,
-) -> Result<JobReport> {
+/// Run `job` with the options of `config`, printing its messages and progress at
+/// `messages`' level.
+pub fn run(config: &Config, job: DumpJob, messages: &Messages) -> Result<JobReport> {
     let progress = ProgressPrinter::new(*messages);
-    job(config, input, destination, format).run(&progress)
+    configure(config, job).run(&progress)
 }

@@ -15,12 +15,10 @@ mod messages;
 mod option_table;
 mod options;
 mod progress;
-mod reassemble;
-mod rebuild;
 mod report;
 mod usage;
 
-use engine::job::Destination;
+use engine::job::{Destination, DumpJob};
 use engine::{Error, ErrorKind};
 
 use crate::config::{Config, Mode};
@@ -104,8 +102,8 @@ fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
                 Some(path) => Destination::File(path.clone()),
                 None => Destination::Stdout,
             };
-            let format = dump::dump_format(config);
-            let report = dump::run(config, vmcore, destination, format, messages)?;
+            let job = DumpJob::new(vmcore, destination).format(dump::dump_format(config));
+            let report = dump::run(config, job, messages)?;
             let excluded = report::ExcludedPages::from_stats(&report.summary, &report.stats);
             report::print(messages, &report.summary, &excluded);
             if let Some(path) = dumpfile {
@@ -118,34 +116,33 @@ fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
                 Some(path) => Destination::File(path.clone()),
                 None => Destination::Stdout,
             };
-            dump::run(
-                config,
-                vmcore,
-                destination,
-                dump::dmesg_format(config),
-                messages,
-            )?;
+            let job = DumpJob::new(vmcore, destination).format(dump::dmesg_format(config));
+            dump::run(config, job, messages)?;
             if let Some(path) = logfile {
                 messages.common(&format!("\nThe dmesg log is saved to {path}.\n"));
             }
             Ok(())
         }
         Mode::Rebuild { dumpfile } => {
-            rebuild::run(dumpfile, config.force, std::io::stdin().lock(), messages)?;
+            dump::run(config, DumpJob::rebuild(dumpfile), messages)?;
             messages.common(&format!("\nThe dumpfile is saved to {dumpfile}.\n"));
             Ok(())
         }
         Mode::Split { vmcore, dumpfiles } => {
             let destination = Destination::Split(dumpfiles.clone());
-            let format = dump::dump_format(config);
-            let report = dump::run(config, vmcore, destination, format, messages)?;
+            let job = DumpJob::new(vmcore, destination).format(dump::dump_format(config));
+            let report = dump::run(config, job, messages)?;
             let excluded = report::ExcludedPages::from_stats(&report.summary, &report.stats);
             report::print(messages, &report.summary, &excluded);
             messages.common(&report::saved_message(dumpfiles));
             Ok(())
         }
         Mode::Reassemble { parts, dumpfile } => {
-            reassemble::run(parts, dumpfile, config.force, messages)?;
+            dump::run(
+                config,
+                DumpJob::reassemble(parts.clone(), dumpfile),
+                messages,
+            )?;
             messages.common(&format!("\nThe dumpfile is saved to {dumpfile}.\n"));
             Ok(())
         }

@@ -1,113 +1,17 @@
 //! `--mem-usage /proc/kcore`: the running kernel's pages by class (makedumpfile
-//! `show_mem_usage`). Everything that depends on the live system is read here — the
-//! running kernel's release, /proc/iomem, /sys/kernel/vmcoreinfo — and the engine
-//! classifies the pages (`engine::mem_usage`).
+//! `show_mem_usage`), measured by the engine (`engine::mem_usage`), printed here.
 
-use std::path::Path;
-
-use engine::input::elf::ElfVmcore;
-use engine::input::kcore::crash_reserved_ranges;
-use engine::kernel_version::KernelVersion;
-use engine::mem_usage::measure;
-use engine::{Error, ErrorKind, Result};
+use engine::mem_usage::measure_running_kernel;
+use engine::Result;
 
 use crate::config::Config;
 use crate::messages::Messages;
-
-const IOMEM: &str = "/proc/iomem";
-const SYS_VMCOREINFO: &str = "/sys/kernel/vmcoreinfo";
-
-/// kcore's `p_paddr` is only filled in since Linux 4.11 (makedumpfile's limit).
-const FIRST_KERNEL_WITH_KCORE_PADDR: KernelVersion = KernelVersion::new(4, 11, 0);
+use crate::progress::ProgressPrinter;
 
 /// Print the table for `memory_path` (normally /proc/kcore).
 pub fn run(config: &Config, memory_path: &str, messages: &Messages) -> Result<()> {
-    let release = running_release()?;
-    if KernelVersion::parse(&release)? < FIRST_KERNEL_WITH_KCORE_PADDR && !config.force {
-        messages.common("mem-usage not supported for this kernel.\n");
-        messages.common("You can try with -f if your kernel's kcore has valid p_paddr\n");
-        return Err(Error::new(ErrorKind::Unsupported, String::new()));
-    }
-    let iomem = std::fs::read_to_string(IOMEM)
-        .map_err(|e| Error::io(ErrorKind::Read, format!("Cannot open {IOMEM}"), e))?;
-    let reserved = crash_reserved_ranges(&iomem);
-    if reserved.is_empty() {
-        // The counts describe what a capture kernel would dump: without one there is
-        // nothing to size, and makedumpfile refuses in the same words.
-        return Err(Error::new(
-            ErrorKind::Unsupported,
-            "No memory is reserved for crashkernel!",
-        ));
-    }
-    let mut memory = ElfVmcore::open_kcore(Path::new(memory_path), &reserved)?;
-    if memory.vmcoreinfo().is_none() {
-        // kcore has carried a VMCOREINFO note only since Linux 4.19.
-        let (paddr, size) = sys_kernel_vmcoreinfo()?;
-        memory.load_vmcoreinfo_from_memory(paddr, size)?;
-    }
-    let usage = measure(&memory)?;
+    let progress = ProgressPrinter::new(*messages);
+    let usage = measure_running_kernel(memory_path, config.force, &progress)?;
     messages.common(&usage.table());
     Ok(())
-}
-
-/// `uname -r` of the running kernel (makedumpfile `populate_kernel_version`).
-fn running_release() -> Result<String> {
-    // SAFETY: utsname is plain old data (arrays of c_char), so all-zero is a valid value,
-    // and uname() only writes into the struct we pass.
-    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: `uts` is a valid, writable utsname for the duration of the call.
-    if unsafe { libc::uname(&mut uts) } != 0 {
-        return Err(Error::io(
-            ErrorKind::Read,
-            "Cannot get name and information about current kernel",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    let release: Vec<u8> = uts
-        .release
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
-        .collect();
-    Ok(String::from_utf8_lossy(&release).into_owned())
-}
-
-/// Address and size of VMCOREINFO from /sys/kernel/vmcoreinfo ("%lx %x").
-fn sys_kernel_vmcoreinfo() -> Result<(u64, u64)> {
-    let text = std::fs::read_to_string(SYS_VMCOREINFO)
-        .map_err(|e| Error::io(ErrorKind::Read, format!("Can't open {SYS_VMCOREINFO}"), e))?;
-    parse_sys_vmcoreinfo(&text).ok_or_else(|| {
-        Error::invalid(format!(
-            "{SYS_VMCOREINFO}: expected \"ADDRESS SIZE\" in hex, found {:?}",
-            text.trim()
-        ))
-    })
-}
-
-fn parse_sys_vmcoreinfo(text: &str) -> Option<(u64, u64)> {
-    let mut fields = text.split_whitespace();
-    let paddr = u64::from_str_radix(fields.next()?, 16).ok()?;
-    let size = u64::from_str_radix(fields.next()?, 16).ok()?;
-    Some((paddr, size))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sys_vmcoreinfo_is_two_hex_numbers() {
-        assert_eq!(
-            parse_sys_vmcoreinfo("2b1d3000 1024\n"),
-            Some((0x2b1d_3000, 0x1024))
-        );
-        assert_eq!(parse_sys_vmcoreinfo("2b1d3000\n"), None);
-        assert_eq!(parse_sys_vmcoreinfo("zz 10\n"), None);
-    }
-
-    #[test]
-    fn the_running_kernel_has_a_release() {
-        let release = running_release().unwrap();
-        assert!(KernelVersion::parse(&release).is_ok(), "{release}");
-    }
 }

@@ -1,7 +1,7 @@
 //! The statistics printed at message level 16 (`--show-stats`), in makedumpfile's
 //! `print_report` format so scripts that parse it keep working.
 
-use engine::dump::DumpSummary;
+use engine::job::{DumpSummary, FilterStats};
 
 use crate::messages::Messages;
 
@@ -27,7 +27,7 @@ pub struct ExcludedPages {
 
 impl ExcludedPages {
     /// The writer's zero-page count and the filter's class counts.
-    pub fn from_stats(summary: &DumpSummary, stats: &engine::filter::FilterStats) -> Self {
+    pub fn from_stats(summary: &DumpSummary, stats: &FilterStats) -> Self {
         ExcludedPages {
             zero: summary.zero_pages,
             cache: stats.cache,

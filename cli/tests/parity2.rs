@@ -9,7 +9,7 @@ use engine::synthetic::SyntheticVmcore;
 
 mod common;
 
-use common::{run, text, TempDir};
+use common::{run, run_with_stdin, text, TempDir};
 
 fn assert_ok(out: &Output) {
     assert!(
@@ -545,4 +545,94 @@ fn issue_14_a_split_set_cut_by_the_limit_is_marked_incomplete_in_every_part() {
     let (mut got, want) = (read(small), read(whole_small));
     got[424] &= !0x8;
     assert_eq!(got, want);
+}
+
+#[test]
+fn issue_14_rebuild_and_reassemble_honour_the_output_options() {
+    let dir = TempDir::new("copy-modes");
+    let (_, vmcore) = write_vmcore(&dir, 19);
+    let stream = run(&["-F", "-d", "1", &vmcore]);
+    assert_eq!(stream.status.code(), Some(0));
+    let stream = stream.stdout;
+    let (part1, part2) = (dir.arg("part1"), dir.arg("part2"));
+    assert_ok(&run(&[
+        "-d",
+        "1",
+        "--splitblock-size",
+        "64",
+        "--split",
+        &vmcore,
+        &part1,
+        &part2,
+    ]));
+    let whole = dir.arg("whole");
+    assert_ok(&run(&["-d", "1", &vmcore, &whole]));
+    let whole_size = std::fs::metadata(&whole).unwrap().len();
+
+    // --dry-run: -R reads the whole stream and writes nothing; --reassemble refuses it
+    // with makedumpfile's words.
+    let dry = dir.arg("dry");
+    assert_ok(&run_with_stdin(&["-R", "--dry-run", &dry], &stream));
+    assert!(!Path::new(&dry).exists(), "-R --dry-run wrote {dry}");
+    let out = run(&["--reassemble", "--dry-run", &part1, &part2, &dry]);
+    assert_fails_cleanly(&out);
+    assert!(text(&out.stdout).starts_with("--dry-run cannot be used with --reassemble.\n"));
+    assert!(!Path::new(&dry).exists());
+
+    // -L below the dump's size: cut at the limit, exit 1, marked incomplete.
+    let limit = whole_size / 2;
+    let limit_arg = limit.to_string();
+    let rebuilt = dir.arg("rebuilt-cut");
+    let joined = dir.arg("joined-cut");
+    for (mode, out, path) in [
+        (
+            "-R",
+            run_with_stdin(&["-R", "-L", &limit_arg, &rebuilt], &stream),
+            &rebuilt,
+        ),
+        (
+            "--reassemble",
+            run(&["--reassemble", "-L", &limit_arg, &part1, &part2, &joined]),
+            &joined,
+        ),
+    ] {
+        assert_fails_cleanly(&out);
+        let all = text(&out.stdout) + &text(&out.stderr);
+        assert!(
+            all.contains(&format!("Size limit({limit}) reached")),
+            "{mode}: {all}"
+        );
+        let written = std::fs::metadata(path).unwrap().len();
+        assert!(written <= limit, "{mode}: {written} bytes past the limit");
+        assert!(kdump_incomplete(path), "{mode}: not marked incomplete");
+    }
+
+    // An existing output is kept without -f, and replaced with it.
+    let existing = dir.arg("existing");
+    for (mode, force) in [
+        ("-R", false),
+        ("--reassemble", false),
+        ("-R", true),
+        ("--reassemble", true),
+    ] {
+        std::fs::write(&existing, b"precious").unwrap();
+        let mut args = vec![mode];
+        if force {
+            args.push("-f");
+        }
+        let out = if mode == "-R" {
+            args.push(&existing);
+            run_with_stdin(&args, &stream)
+        } else {
+            args.extend([part1.as_str(), part2.as_str(), existing.as_str()]);
+            run(&args)
+        };
+        if force {
+            assert_ok(&out);
+            assert_eq!(read(&existing), read(&whole), "{mode} -f");
+        } else {
+            assert_fails_cleanly(&out);
+            assert_eq!(read(&existing), b"precious", "{mode}");
+        }
+    }
 }

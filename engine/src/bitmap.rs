@@ -76,6 +76,8 @@ impl Bitmap {
         self.end - self.start
     }
 
+    // Only for clippy::len_without_is_empty, where the type is public (the `testing` API).
+    #[cfg(feature = "testing")]
     /// True when the bitmap has no bits at all.
     pub fn is_empty(&self) -> bool {
         self.end == self.start

@@ -5,26 +5,46 @@
 //! (claim → read → codec → ring → consumer) → format writer. The format and codec
 //! modules know nothing of threads; the pipeline knows nothing of the CLI.
 
-pub mod arch;
-pub mod bitmap;
-pub mod budget;
-pub mod codec;
-pub mod dmesg;
-pub mod dump;
-pub mod error;
-pub mod filter;
-pub mod format;
-pub mod input;
+// The library's API: one dump job for every mode, `--mem-usage`, progress reporting, and
+// the errors they return. Everything else is how the job works.
 pub mod job;
-pub mod kernel_version;
 pub mod mem_usage;
-pub mod pipeline;
 pub mod progress;
-pub mod split;
+
+/// Declare internal modules: crate-private, except with the `testing` feature, which
+/// opens them to the workspace's fuzz targets, benchmarks and property tests (they drive
+/// codecs, readers and the pipeline directly). A library user sees only the API above.
+macro_rules! internal_modules {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[cfg(feature = "testing")]
+            pub mod $name;
+            #[cfg(not(feature = "testing"))]
+            mod $name;
+        )*
+    };
+}
+
+internal_modules!(
+    arch,
+    bitmap,
+    budget,
+    codec,
+    dmesg,
+    dump,
+    error,
+    filter,
+    format,
+    input,
+    kernel_version,
+    pipeline,
+    split,
+    vmcoreinfo,
+);
 mod sync;
 #[cfg(any(test, feature = "testing"))]
 pub mod synthetic;
-pub mod vmcoreinfo;
+#[cfg(any(test, feature = "testing"))]
 pub mod xorshift;
 
 pub use error::{Error, ErrorKind, Result};

@@ -10,18 +10,17 @@ use std::fs::File;
 use std::ops::Range;
 
 use crate::bitmap::Bitmap;
-use crate::dump::DL_EXCLUDE_ZERO;
+use crate::filter::DumpLevel;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::disk_dump_header::DUMP_DH_COMPRESSED_INCOMPLETE;
-use crate::format::{DumpOutput, PageDesc, KDUMP_SUB_HEADER_SIZE, PAGE_DESC_SIZE};
+use crate::dump::sink::KdumpPageSink;
+use crate::format::{DumpOutput, KdumpLayout, PageDesc, KDUMP_SUB_HEADER_SIZE, PAGE_DESC_SIZE};
 use crate::input::kdump::{ByteSource, KdumpFile};
+use crate::pipeline::{PageOutcome, PageSink};
 use crate::progress::{ProgressObserver, Stage};
 
 /// makedumpfile `DEFAULT_SPLITBLOCK_SIZE`: 1 GiB.
 pub const DEFAULT_SPLITBLOCK_SIZE: u64 = 1 << 30;
-
-/// Bytes buffered before a write while reassembling.
-const WRITE_CACHE: usize = 1 << 20;
 
 /// makedumpfile `check_splitblock_size`: `--splitblock-size` in KiB (0 or absent = the
 /// default), which must be a whole number of pages. Returns pages per splitblock.
@@ -184,39 +183,16 @@ fn read_exact<S: ByteSource>(
     })
 }
 
-/// Buffered positioned writes of one contiguous stream.
-struct Stream<'o> {
-    out: &'o mut dyn DumpOutput,
-    offset: u64,
-    cache: Vec<u8>,
-}
-
-impl Stream<'_> {
-    fn write(&mut self, data: &[u8]) -> Result<()> {
-        self.cache.extend_from_slice(data);
-        if self.cache.len() >= WRITE_CACHE {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        if !self.cache.is_empty() {
-            self.out.write_at(self.offset, &self.cache)?;
-            self.offset += self.cache.len() as u64;
-            self.cache.clear();
-        }
-        Ok(())
-    }
-}
-
 /// Join `parts` (already checked by [`check_parts`]) into one dump on `out`: headers,
 /// notes and bitmaps of the first part with the split fields cleared, each part's
 /// descriptors re-pointed at the data written in pfn order, one shared zero page kept,
-/// eraseinfo sections concatenated. Returns the number of descriptors written.
+/// eraseinfo sections concatenated, descriptors and data each written through a cache of
+/// `cache_size` bytes (makedumpfile: `page_size << block_order`). Returns the number of
+/// descriptors written.
 pub fn reassemble<S: ByteSource>(
     parts: &[SplitPart<S>],
     out: &mut dyn DumpOutput,
+    cache_size: usize,
     progress: &dyn ProgressObserver,
 ) -> Result<u64> {
     let first = &parts[0];
@@ -237,6 +213,14 @@ pub fn reassemble<S: ByteSource>(
     sub.end_pfn_64 = 0;
     sub.offset_eraseinfo = 0;
     sub.size_eraseinfo = 0;
+    // The headers go first, as makedumpfile writes them, but saying INCOMPLETE until the
+    // last byte is written: a join stopped short (-L, ENOSPC, a bad part) leaves a file
+    // that readers can parse and that does not claim to be whole. Both are rewritten at
+    // the end with the final status and eraseinfo.
+    let mut provisional = header.clone();
+    provisional.status |= DUMP_DH_COMPRESSED_INCOMPLETE;
+    out.write_at(0, &provisional.to_bytes())?;
+    out.write_at(block, &sub.to_bytes())?;
     if !first.dump.notes.is_empty() {
         out.write_at(sub.offset_note, &first.dump.notes)?;
     }
@@ -247,70 +231,24 @@ pub fn reassemble<S: ByteSource>(
 
     let dumpable = &first.dump.dumpable;
     let num_dumpable = dumpable.count_ones();
-    let exclude_zero = sub.dump_level & DL_EXCLUDE_ZERO as i32 != 0;
-    let offset_desc = layout.offset_desc();
-    let first_data = offset_desc + PAGE_DESC_SIZE as u64 * num_dumpable;
-    let mut descs = Stream {
-        out: &mut *out as &mut dyn DumpOutput,
-        offset: offset_desc,
-        cache: Vec::with_capacity(WRITE_CACHE + PAGE_DESC_SIZE),
+    let exclude_zero = sub.dump_level & DumpLevel::ZERO as i32 != 0;
+    let layout = KdumpLayout {
+        num_dumpable,
+        ..layout
     };
-    // Descriptors go through `descs`; the page data is staged in `data` and written
-    // through the same output handle.
-    let mut next_data = first_data;
-    let zero_desc = PageDesc {
-        offset: first_data as i64,
-        size: block as u32,
-        flags: 0,
-        page_flags: 0,
-    };
-    let mut data: Vec<u8> = Vec::with_capacity(WRITE_CACHE + block as usize);
-    let mut data_offset = first_data;
-    if exclude_zero {
-        data.resize(block as usize, 0);
-        next_data += block;
+    let first_data = layout.offset_data();
+    // The writer's own sink, so a join cut short (-L, ENOSPC) ends exactly as a dump
+    // does: data before the descriptors that point to it, the backed descriptors
+    // salvaged, the rest read as lost pages.
+    let mut sink = KdumpPageSink::new(out, &layout, cache_size, exclude_zero, progress);
+    let copied = copy_pages(parts, dumpable, first_data, exclude_zero, &mut sink)
+        .and_then(|()| sink.flush());
+    if let Err(e) = copied {
+        sink.salvage();
+        return Err(e);
     }
-    let mut page = vec![0u8; block as usize];
-    let mut done = 0u64;
-    for part in parts {
-        let mut desc_at = offset_desc;
-        let range = part.range();
-        for pfn in dumpable.iter_set(range.start, range.end) {
-            let mut raw = [0u8; PAGE_DESC_SIZE];
-            read_exact(part, desc_at, &mut raw, "a page descriptor")?;
-            desc_at += PAGE_DESC_SIZE as u64;
-            let mut desc = PageDesc::from_bytes(&raw);
-            done += 1;
-            if done % 4096 == 0 {
-                progress.update(Stage::CopyingData, done, num_dumpable);
-            }
-            if exclude_zero && desc.offset == first_data as i64 {
-                descs.write(&zero_desc.to_bytes())?;
-                continue;
-            }
-            if desc.offset <= 0 || desc.size as u64 > block || desc.size == 0 {
-                return Err(Error::invalid(format!(
-                    "{}: pfn {pfn:#x}: page descriptor (offset {:#x}, size {}) is invalid",
-                    part.name, desc.offset, desc.size
-                )));
-            }
-            let buf = &mut page[..desc.size as usize];
-            read_exact(part, desc.offset as u64, buf, "page data")?;
-            desc.offset = next_data as i64;
-            next_data += desc.size as u64;
-            descs.write(&desc.to_bytes())?;
-            data.extend_from_slice(buf);
-            if data.len() >= WRITE_CACHE {
-                descs.out.write_at(data_offset, &data)?;
-                data_offset += data.len() as u64;
-                data.clear();
-            }
-        }
-    }
-    descs.flush()?;
-    if !data.is_empty() {
-        descs.out.write_at(data_offset, &data)?;
-    }
+    let next_data = sink.data_end();
+    drop(sink);
     let mut eraseinfo = Vec::new();
     for part in parts {
         let (offset, size) = (
@@ -341,6 +279,47 @@ pub fn reassemble<S: ByteSource>(
     out.write_at(0, &header.to_bytes())?;
     out.finish()?;
     Ok(num_dumpable)
+}
+
+/// Every part's pages, in pfn order, into `sink`: the stored bytes as they are, the zero
+/// page of `-d 1` as the shared one.
+fn copy_pages<S: ByteSource>(
+    parts: &[SplitPart<S>],
+    dumpable: &Bitmap,
+    first_data: u64,
+    exclude_zero: bool,
+    sink: &mut KdumpPageSink<'_>,
+) -> Result<()> {
+    let block = parts[0].dump.layout.block_size;
+    let mut page = vec![0u8; block as usize];
+    for part in parts {
+        let mut desc_at = part.dump.layout.offset_desc();
+        let range = part.range();
+        for pfn in dumpable.iter_set(range.start, range.end) {
+            let mut raw = [0u8; PAGE_DESC_SIZE];
+            read_exact(part, desc_at, &mut raw, "a page descriptor")?;
+            desc_at += PAGE_DESC_SIZE as u64;
+            let desc = PageDesc::from_bytes(&raw);
+            if exclude_zero && desc.offset == first_data as i64 {
+                sink.write_page(pfn, PageOutcome::Zero, &[])?;
+                continue;
+            }
+            if desc.offset <= 0 || desc.size as u64 > block || desc.size == 0 {
+                return Err(Error::invalid(format!(
+                    "{}: pfn {pfn:#x}: page descriptor (offset {:#x}, size {}) is invalid",
+                    part.name, desc.offset, desc.size
+                )));
+            }
+            let stored = &mut page[..desc.size as usize];
+            read_exact(part, desc.offset as u64, stored, "page data")?;
+            let outcome = PageOutcome::Data {
+                len: stored.len(),
+                flags: desc.flags,
+            };
+            sink.write_page(pfn, outcome, stored)?;
+        }
+    }
+    Ok(())
 }
 
 /// Open split files by name.

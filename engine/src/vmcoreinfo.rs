@@ -74,6 +74,7 @@ impl VmcoreInfo {
     }
 
     /// `KERNELOFFSET=` (hex): the KASLR slide of the kernel text.
+    #[cfg(any(test, feature = "testing"))]
     pub fn kernel_offset(&self) -> Option<u64> {
         parse_hex(self.get("KERNELOFFSET")?)
     }

@@ -53,6 +53,7 @@ impl<'t, 'r> VirtualReader<'t, 'r> {
         Ok(leaf)
     }
 
+    #[cfg(feature = "testing")]
     /// Physical address of `vaddr`.
     pub fn translate(&mut self, vaddr: u64) -> Result<u64> {
         Ok(self.leaf(vaddr)?.translate(vaddr))

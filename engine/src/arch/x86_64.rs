@@ -113,6 +113,7 @@ impl Leaf {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 /// A complete walk, for `--vtop ADDR`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VtopWalk {
@@ -131,6 +132,8 @@ pub struct X86_64Translator {
     five_level: bool,
     entry_mask: u64,
     phys_base: u64,
+    // Read only by `phys_base()`, the inspection API of the tests and fuzz targets.
+    #[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))]
     phys_base_source: ValueSource,
     page_offset: u64,
     page_offset_source: ValueSource,
@@ -195,6 +198,7 @@ impl X86_64Translator {
         }
     }
 
+    #[cfg(any(test, feature = "testing"))]
     /// `phys_base`: where the kernel image was loaded relative to where it was linked.
     pub fn phys_base(&self) -> (u64, ValueSource) {
         (self.phys_base, self.phys_base_source)
@@ -211,6 +215,7 @@ impl X86_64Translator {
         self.five_level
     }
 
+    #[cfg(feature = "testing")]
     /// makedumpfile's `is_kvaddr` on x86_64: at or above the direct map.
     pub fn is_kernel_address(&self, vaddr: u64) -> bool {
         vaddr >= self.page_offset
@@ -247,11 +252,13 @@ impl X86_64Translator {
         self.walk(reader, vaddr, None)
     }
 
+    #[cfg(any(test, feature = "testing"))]
     /// Translate `vaddr` to a physical address.
     pub fn vtop(&self, reader: &mut dyn PageReader, vaddr: u64) -> Result<u64> {
         Ok(self.leaf(reader, vaddr)?.translate(vaddr))
     }
 
+    #[cfg(any(test, feature = "testing"))]
     /// Translate `vaddr` recording every entry read, for `--vtop`.
     pub fn vtop_walk(&self, reader: &mut dyn PageReader, vaddr: u64) -> Result<VtopWalk> {
         let mut steps = Vec::with_capacity(5);

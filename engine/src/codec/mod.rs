@@ -20,6 +20,7 @@ mod zstd;
 
 use crate::error::Result;
 
+#[cfg(feature = "testing")]
 pub use self::deflate::{ZlibLevel1, MAX_INPUT as ZLIB_LEVEL1_MAX_INPUT};
 pub use self::lz4::Lz4Codec;
 pub use self::lzo::LzoCodec;

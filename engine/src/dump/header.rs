@@ -118,6 +118,7 @@ pub fn build_headers(
     (header, sub)
 }
 
+#[cfg(feature = "testing")]
 /// The machine field ("x86_64"), for messages.
 pub fn machine(uts: &Utsname) -> String {
     uts.field_str(4)

@@ -22,7 +22,7 @@ use std::ops::Range;
 use crate::bitmap::Bitmap;
 use crate::codec::Compression;
 use crate::error::{Error, ErrorKind, Result};
-use crate::filter::{FilterStats, PageFilter};
+use crate::filter::{DumpLevel, FilterStats, PageFilter};
 use crate::format::disk_dump_header::DUMP_DH_COMPRESSED_INCOMPLETE;
 use crate::format::{DumpOutput, KdumpLayout, KDUMP_SUB_HEADER_SIZE};
 use crate::input::elf::ElfVmcore;
@@ -36,8 +36,6 @@ pub use self::input::DumpInput;
 use self::sink::KdumpPageSink;
 use self::worker::DumpPageWorker;
 
-/// Dump level bit 1: zero pages share one descriptor.
-pub const DL_EXCLUDE_ZERO: u8 = 1;
 
 /// How to write the dump.
 #[derive(Debug, Clone)]
@@ -137,6 +135,7 @@ impl DumpBitmaps {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 /// Write `vmcore` as a kdump-compressed file to `out` from precomputed whole bitmaps.
 pub fn write_kdump(
     vmcore: &ElfVmcore,
@@ -357,7 +356,7 @@ impl Body<'_> {
             // (makedumpfile resets its counters there too).
             source.start_writing_pass();
         }
-        let exclude_zero = self.options.dump_level & DL_EXCLUDE_ZERO != 0;
+        let exclude_zero = self.options.dump_level & DumpLevel::ZERO != 0;
         let cache_size = (page_size as usize) << self.options.block_order.min(16);
         let copy_start = std::time::Instant::now();
         let sink = sink_slot.insert(KdumpPageSink::new(

@@ -12,10 +12,6 @@ use std::ops::Range;
 use super::stats::ExcludedClass;
 use crate::bitmap::Bitmap;
 
-/// Default upper bound of the cyclic buffer (makedumpfile `calculate_cyclic_buffer_size`:
-/// "4MB will be enough for performance according to benchmarks").
-pub const DEFAULT_MAX_CYCLIC_BUFFER: u64 = 4 * 1024 * 1024;
-
 /// A set of dumpable pfns the filter can clear bits in.
 pub trait DumpableBits {
     /// Clear `[start, end)`; pfns outside the bitmap's window are ignored.
@@ -38,6 +34,7 @@ impl DumpableBits for Bitmap {
     }
 }
 
+#[cfg(test)]
 /// The 2nd bitmap of one cycle: bit `i` is pfn `base + i`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CycleBitmap {
@@ -45,6 +42,7 @@ pub struct CycleBitmap {
     bits: Bitmap,
 }
 
+#[cfg(test)]
 impl CycleBitmap {
     /// An all-clear bitmap for the pfns of `cycle`.
     pub fn new(cycle: Range<u64>) -> Self {
@@ -72,30 +70,13 @@ impl CycleBitmap {
     pub fn get(&self, pfn: u64) -> bool {
         pfn.checked_sub(self.base).is_some_and(|i| self.bits.get(i))
     }
-
-    /// The window's bytes, bit 0 = `base` (what makedumpfile writes for a cycle that
-    /// starts on a multiple of 8).
-    pub fn as_bytes(&self) -> &[u8] {
-        self.bits.as_bytes()
-    }
 }
 
+#[cfg(test)]
 impl DumpableBits for CycleBitmap {
     fn clear_range(&mut self, start: u64, end: u64) {
         self.fill_range(start, end, false);
     }
-}
-
-/// makedumpfile's cycle size: `--cyclic-buffer KiB` gives `KiB × 1024 × 8` pfns; the
-/// default buffer is `min(4 MiB, 60 % of free memory, 2 × max_mapnr / 8)` bytes.
-pub fn pfns_per_cycle(max_mapnr: u64, cyclic_buffer_kib: Option<u64>, free_memory: u64) -> u64 {
-    let bytes = match cyclic_buffer_kib {
-        Some(kib) => (kib.saturating_mul(1024)).min(free_memory),
-        None => DEFAULT_MAX_CYCLIC_BUFFER
-            .min(free_memory / 10 * 6)
-            .min(max_mapnr * 2 / 8),
-    };
-    (bytes * 8).max(8)
 }
 
 /// The cycles of a pass over `[0, max_mapnr)` (makedumpfile `for_each_cycle`).
@@ -134,8 +115,5 @@ mod tests {
     fn cycles_cover_the_pfn_space_in_order() {
         let all: Vec<_> = cycles(20, 8).collect();
         assert_eq!(all, vec![0..8, 8..16, 16..20]);
-        assert_eq!(pfns_per_cycle(0x3ffda, None, 1 << 40), 65526 * 8);
-        assert_eq!(pfns_per_cycle(1 << 40, None, 1 << 40), 32 << 20);
-        assert_eq!(pfns_per_cycle(1 << 40, Some(1), 1 << 40), 8192);
     }
 }

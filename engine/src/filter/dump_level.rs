@@ -33,20 +33,10 @@ impl DumpLevel {
         Ok(DumpLevel(level as u8))
     }
 
-    /// The mask.
-    pub fn bits(self) -> u8 {
-        self.0
-    }
-
     /// Whether every bit of `mask` is set.
     #[inline]
     pub fn has(self, mask: u8) -> bool {
         self.0 & mask == mask
-    }
-
-    /// Bit 1.
-    pub fn excludes_zero(self) -> bool {
-        self.has(Self::ZERO)
     }
 
     /// Bit 2.
@@ -98,7 +88,7 @@ mod tests {
     #[test]
     fn parses_and_rejects_like_makedumpfile() {
         let level: DumpLevel = "31".parse().unwrap();
-        assert!(level.excludes_free() && level.excludes_zero() && level.excludes_user());
+        assert!(level.excludes_free() && level.excludes_user());
         let level: DumpLevel = "10".parse().unwrap();
         assert!(level.excludes_cache() && level.excludes_user() && !level.excludes_private_cache());
         assert_eq!(

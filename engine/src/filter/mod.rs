@@ -46,10 +46,12 @@ mod stats;
 
 use std::ops::Range;
 
-pub use cycle::{cycles, pfns_per_cycle, CycleBitmap, DumpableBits, DEFAULT_MAX_CYCLIC_BUFFER};
+#[cfg(test)]
+pub use cycle::CycleBitmap;
+pub use cycle::{cycles, DumpableBits};
 pub use dump_level::DumpLevel;
 pub use mem_section::MemMapRange;
-pub use stats::{ExcludedClass, FilterStats, InvalidFreeOrder};
+pub use stats::{FilterStats, InvalidFreeOrder};
 
 use crate::arch::x86_64::X86_64Translator;
 use crate::arch::VirtualReader;
@@ -161,6 +163,7 @@ impl<'m> PageFilter<'m> {
         })
     }
 
+    #[cfg(feature = "testing")]
     /// The dump level filtered for.
     pub fn level(&self) -> DumpLevel {
         self.level
@@ -172,11 +175,13 @@ impl<'m> PageFilter<'m> {
         self.max_mapnr
     }
 
+    #[cfg(any(test, feature = "testing"))]
     /// The present sections and their mem_maps (`--message-level 8` prints them).
     pub fn mem_maps(&self) -> &[MemMapRange] {
         &self.mem_maps
     }
 
+    #[cfg(feature = "testing")]
     /// The address translator (for `--vtop`).
     pub fn translator(&self) -> &X86_64Translator {
         &self.translator

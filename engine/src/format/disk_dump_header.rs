@@ -17,8 +17,7 @@ pub const UTS_FIELD_LEN: usize = 65;
 
 /// Header status: the dump was cut short (ENOSPC or `-L`).
 pub const DUMP_DH_COMPRESSED_INCOMPLETE: u32 = 0x8;
-/// Header status: `-e` removed vmemmap pages.
-pub const DUMP_DH_EXCLUDED_VMEMMAP: u32 = 0x10;
+// (0x10, DUMP_DH_EXCLUDED_VMEMMAP, marks dumps made with `-e`, which this tool does not offer.)
 
 /// The C layout, for offsets and the size check only; never read or written directly.
 #[repr(C)]

@@ -12,6 +12,8 @@ pub mod sub_header;
 
 pub use disk_dump_header::{DiskDumpHeader, Utsname, DISK_DUMP_HEADER_SIZE, KDUMP_SIGNATURE};
 pub use layout::KdumpLayout;
-pub use output::{DumpOutput, FileOutput, FlatOutput, MemoryOutput, NullOutput};
+#[cfg(any(test, feature = "testing"))]
+pub use output::MemoryOutput;
+pub use output::{DumpOutput, FileOutput, FlatOutput, NullOutput};
 pub use page_desc::{PageDesc, PAGE_DESC_SIZE};
 pub use sub_header::{KdumpSubHeader, KDUMP_SUB_HEADER_SIZE};

@@ -99,10 +99,6 @@ impl FileOutput {
         self
     }
 
-    /// The underlying file (e.g. to truncate or reopen).
-    pub fn file(&self) -> &File {
-        &self.file
-    }
 }
 
 impl DumpOutput for FileOutput {
@@ -225,6 +221,7 @@ impl<W: Write> DumpOutput for FlatOutput<W> {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 /// An in-memory regular file (tests, fuzzing), optionally size-limited like `-L`.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryOutput {
@@ -236,6 +233,7 @@ pub struct MemoryOutput {
     failed_prefix: u64,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl DumpOutput for MemoryOutput {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<()> {
         let allowed = allowed(self.limit, offset, data.len());

@@ -34,7 +34,7 @@ pub struct PageDesc {
 
 impl PageDesc {
     /// Encode into the C layout.
-    pub fn to_bytes(&self) -> [u8; PAGE_DESC_SIZE] {
+    pub fn to_bytes(self) -> [u8; PAGE_DESC_SIZE] {
         let mut b = [0u8; PAGE_DESC_SIZE];
         put_i64(&mut b, offset_of!(RawPageDesc, offset), self.offset);
         put_u32(&mut b, offset_of!(RawPageDesc, size), self.size);

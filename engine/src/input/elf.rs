@@ -149,7 +149,7 @@ impl Phdr {
     }
 
     /// The 56 on-disk bytes.
-    pub fn to_bytes(&self) -> [u8; PHDR64_SIZE] {
+    pub fn to_bytes(self) -> [u8; PHDR64_SIZE] {
         let mut b = [0u8; PHDR64_SIZE];
         b[0..4].copy_from_slice(&self.p_type.to_le_bytes());
         b[4..8].copy_from_slice(&self.p_flags.to_le_bytes());

@@ -23,6 +23,8 @@ pub trait ByteSource {
     fn len(&self) -> u64;
     /// Read exactly `buf.len()` bytes at `offset`.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()>;
+    // Only for clippy::len_without_is_empty, where the type is public (the `testing` API).
+    #[cfg(feature = "testing")]
     /// Whether the source is empty.
     fn is_empty(&self) -> bool {
         self.len() == 0

@@ -62,11 +62,6 @@ impl WindowReader {
         }
     }
 
-    /// Whether this reader still maps windows (it stops after the first mmap failure).
-    pub fn uses_mmap(&self) -> bool {
-        self.use_mmap
-    }
-
     /// Read exactly `buf.len()` bytes at file offset `offset`.
     pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
         let end = offset.checked_add(buf.len() as u64).filter(|&end| end <= self.shared.size).ok_or_else(|| {

@@ -34,12 +34,12 @@ pub(super) fn write(
     if let Some(path) = path {
         job.rules.check(path)?;
     }
-    let vmcore = open_vmcore(&job.input, job.use_mmap)?;
+    let vmcore = open_vmcore(job.input_name(), job.use_mmap)?;
     observer.message(MessageKind::Debug, &describe_vmcore(&vmcore));
     let info = vmcore.vmcoreinfo().ok_or_else(|| {
         Error::invalid(format!(
             "{}: the vmcore has no VMCOREINFO: Can't find some symbols for log_buf.",
-            job.input
+            job.input_name()
         ))
     })?;
     let version = KernelVersion::parse(info.osrelease().unwrap_or(""))?;

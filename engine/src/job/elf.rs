@@ -3,8 +3,9 @@
 //! cutting and writing).
 
 use crate::dump::elf::{exclude_zero_pages, write_elf};
-use crate::dump::{DumpSummary, DL_EXCLUDE_ZERO};
+use crate::dump::DumpSummary;
 use crate::error::Result;
+use crate::filter::DumpLevel;
 use crate::input::elf::ElfVmcore;
 use crate::input::PhysicalMemory;
 use crate::progress::{MessageKind, ProgressObserver};
@@ -19,8 +20,8 @@ pub(super) fn write(
     dump_level: u8,
     observer: &dyn ProgressObserver,
 ) -> Result<JobReport> {
-    let (mut bitmaps, stats) = bitmaps::of_vmcore(vmcore, &job.input, dump_level, observer)?;
-    let zero_pages = if dump_level & DL_EXCLUDE_ZERO != 0 {
+    let (mut bitmaps, stats) = bitmaps::of_vmcore(vmcore, job.input_name(), dump_level, observer)?;
+    let zero_pages = if dump_level & DumpLevel::ZERO != 0 {
         exclude_zero_pages(vmcore, &mut bitmaps.dumpable)?
     } else {
         0

@@ -31,7 +31,7 @@ pub(super) fn write_from_elf(
     dump_level: u8,
     observer: &dyn ProgressObserver,
 ) -> Result<JobReport> {
-    let filter = bitmaps::vmcore_filter(vmcore, &job.input, dump_level)?;
+    let filter = bitmaps::vmcore_filter(vmcore, job.input_name(), dump_level)?;
     let max_mapnr = filter
         .as_ref()
         .map_or(vmcore.max_mapnr(), |f| f.max_mapnr());
@@ -58,7 +58,7 @@ pub(super) fn write_refiltered(
     requested_level: u8,
     observer: &dyn ProgressObserver,
 ) -> Result<JobReport> {
-    let level = bitmaps::of_dump(memory, &job.input, requested_level, observer)?;
+    let level = bitmaps::of_dump(memory, job.input_name(), requested_level, observer)?;
     let plan = job.plan_budget(
         level.bitmaps.ram.len(),
         memory.page_size(),

@@ -11,8 +11,7 @@
 //! - the dump level of a refiltered input (OR-ed with the input's): [`bitmaps`].
 //!
 //! ```no_run
-//! use engine::codec::Compression;
-//! use engine::job::{Destination, DumpJob};
+//! use engine::job::{Compression, Destination, DumpJob};
 //! use engine::progress::NoProgress;
 //!
 //! // makedumpfile -l -d 31 --num-threads 2 /proc/vmcore /var/crash/dump
@@ -28,23 +27,40 @@
 mod bitmaps;
 mod dmesg;
 mod elf;
-pub mod input;
+mod input;
 mod kdump;
-pub mod output;
+mod output;
+mod reassemble;
+mod rebuild;
 mod split;
 
-use crate::budget::{self, BudgetPlan, BudgetRequest};
-use crate::codec::Compression;
+// The value types of the job's options and report.
+pub use crate::budget::BudgetPlan;
+pub use crate::codec::Compression;
 pub use crate::dmesg::DmesgOptions;
-use crate::dump::DumpSummary;
+pub use crate::dump::DumpSummary;
+pub use crate::filter::{FilterStats, InvalidFreeOrder};
+
+use crate::budget::{self, BudgetRequest};
 use crate::error::{Error, ErrorKind, Result};
-use crate::filter::FilterStats;
 use crate::pipeline::PipelineTuning;
 use crate::progress::{MessageKind, ProgressObserver};
 
 use self::input::{InputKind, JobInput};
 pub use self::output::Destination;
 use self::output::OutputRules;
+
+/// What the job reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A file, whose kind the job finds from its first bytes: an ELF vmcore (dumped), a
+    /// kdump-compressed dump or a flattened stream of one (refiltered).
+    File(String),
+    /// `-R`: a flattened stream on standard input, copied record by record.
+    FlattenedStdin,
+    /// `--reassemble`: the files of a `--split` set.
+    SplitParts(Vec<String>),
+}
 
 /// What the job writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -74,7 +90,7 @@ pub struct JobReport {
 /// A dump to write: build it with the setters, then [`DumpJob::run`].
 #[derive(Debug, Clone)]
 pub struct DumpJob {
-    input: String,
+    source: Source,
     destination: Destination,
     format: Format,
     dump_levels: Vec<u8>,
@@ -93,7 +109,7 @@ impl DumpJob {
     /// `makedumpfile INPUT OUTPUT`.
     pub fn new(input: impl Into<String>, destination: Destination) -> Self {
         DumpJob {
-            input: input.into(),
+            source: Source::File(input.into()),
             destination,
             format: Format::Kdump,
             dump_levels: vec![0],
@@ -105,6 +121,24 @@ impl DumpJob {
             splitblock_kib: None,
             free_memory: None,
             rules: OutputRules::default(),
+        }
+    }
+
+    /// `makedumpfile -R DUMPFILE`: rebuild `dumpfile` from the flattened stream on standard
+    /// input, record by record, so the file holds exactly the bytes `-F` sent.
+    pub fn rebuild(dumpfile: impl Into<String>) -> Self {
+        DumpJob {
+            source: Source::FlattenedStdin,
+            ..DumpJob::new("", Destination::File(dumpfile.into()))
+        }
+    }
+
+    /// `makedumpfile --reassemble PART... DUMPFILE`: join the files of a `--split` set
+    /// into one dump.
+    pub fn reassemble(parts: Vec<String>, dumpfile: impl Into<String>) -> Self {
+        DumpJob {
+            source: Source::SplitParts(parts),
+            ..DumpJob::new("", Destination::File(dumpfile.into()))
         }
     }
 
@@ -190,6 +224,17 @@ impl DumpJob {
     /// to `observer`. On running out of space with no level left, the error is
     /// [`ErrorKind::NoSpace`] with an empty message: the messages were emitted already.
     pub fn run(&self, observer: &dyn ProgressObserver) -> Result<JobReport> {
+        match &self.source {
+            Source::File(_) => {}
+            Source::FlattenedStdin => {
+                let path = self.copy_destination("-R")?;
+                return rebuild::write(self, std::io::stdin().lock(), path, observer);
+            }
+            Source::SplitParts(parts) => {
+                let path = self.copy_destination("--reassemble")?;
+                return reassemble::write(self, parts, path, observer);
+            }
+        }
         if matches!(self.destination, Destination::Split(_)) && self.format == Format::Elf {
             return Err(Error::argument(
                 "Options for splitting dumpfile cannot be used with Elf format.",
@@ -199,21 +244,21 @@ impl DumpJob {
             // No levels to retry and no "incomplete dumpfile": a log is text.
             return dmesg::write(self, options, observer);
         }
-        let kind = input::detect(&self.input);
+        let kind = input::detect(self.input_name());
         if self.format == Format::Elf && matches!(kind, Ok(InputKind::Dump)) {
             // makedumpfile 1.7.2's wording.
             return Err(Error::new(
                 ErrorKind::Unsupported,
                 format!(
                     "'-E' option is disable, because {} is kdump compressed format.",
-                    self.input
+                    self.input_name()
                 ),
             ));
         }
         for path in self.destination.files() {
             self.rules.check(path)?;
         }
-        let source = JobInput::open(&self.input, kind?, self.use_mmap)?;
+        let source = JobInput::open(self.input_name(), kind?, self.use_mmap)?;
         if let JobInput::Elf(vmcore) = &source {
             observer.message(MessageKind::Debug, &input::describe_vmcore(vmcore));
         }
@@ -281,6 +326,29 @@ impl DumpJob {
             (_, Format::Kdump, JobInput::Dump(memory)) => {
                 kdump::write_refiltered(self, memory, level, observer)
             }
+        }
+    }
+
+    /// The input's name in messages.
+    fn input_name(&self) -> &str {
+        match &self.source {
+            Source::File(path) => path,
+            Source::FlattenedStdin => "standard input",
+            Source::SplitParts(parts) => parts.first().map_or("", String::as_str),
+        }
+    }
+
+    /// The one file `-R` and `--reassemble` write. They copy dumps as they are, so a dump
+    /// level, compression or another format cannot apply (makedumpfile refuses them too).
+    fn copy_destination(&self, mode: &str) -> Result<&str> {
+        let copies_as_is = self.format == Format::Kdump
+            && self.dump_levels == [0]
+            && self.compression == Compression::None;
+        match &self.destination {
+            Destination::File(path) if copies_as_is => Ok(path),
+            _ => Err(Error::argument(format!(
+                "{mode} writes one kdump-compressed file as the input has it: no dump level, compression, -E, -F or --split"
+            ))),
         }
     }
 

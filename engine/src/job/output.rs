@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::format::disk_dump_header::mark_file_incomplete;
 use crate::format::output::create_dump_file;
 use crate::format::{DumpOutput, FileOutput, FlatOutput, NullOutput};
 
@@ -136,6 +137,26 @@ impl OutputRules {
             }
         }
         Ok(kept.len() as u64)
+    }
+
+    /// Set the INCOMPLETE bit in the header of the kdump file at `path`, after a write
+    /// to it failed or stopped at `-L` (nothing to do in a dry run).
+    pub(crate) fn mark_incomplete(&self, path: &str) -> Result<()> {
+        if self.dry_run {
+            return Ok(());
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| {
+                Error::io(
+                    ErrorKind::Write,
+                    format!("Can't open the dump file({path})"),
+                    e,
+                )
+            })?;
+        mark_file_incomplete(&file, path)
     }
 
     /// Before a retry at the next dump level: delete what the failed level wrote

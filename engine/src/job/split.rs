@@ -7,8 +7,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::dump::{write_kdump_from, DumpInput, DumpSummary};
-use crate::error::{Error, ErrorKind, Result};
-use crate::format::disk_dump_header::mark_file_incomplete;
+use crate::error::{ErrorKind, Result};
 use crate::progress::{CombinedProgress, MessageKind, ProgressObserver};
 use crate::split::{pages_per_splitblock, split_ranges};
 
@@ -24,7 +23,7 @@ pub(super) fn write(
     paths: &[String],
     observer: &dyn ProgressObserver,
 ) -> Result<JobReport> {
-    let level = bitmaps::at_level(source, &job.input, requested_level, observer)?;
+    let level = bitmaps::at_level(source, job.input_name(), requested_level, observer)?;
     let input = match source {
         JobInput::Elf(vmcore) => DumpInput::from_elf(vmcore)?,
         JobInput::Dump(memory) => DumpInput::from_kdump(memory),
@@ -87,23 +86,12 @@ pub(super) fn write(
     let out_of_space = results
         .iter()
         .any(|(_, r)| matches!(r, Err(e) if e.kind() == ErrorKind::NoSpace));
-    if out_of_space && !job.rules.dry_run {
+    if out_of_space {
         // makedumpfile `check_and_modify_multiple_kdump_headers`: when one part runs out
         // of space the set is incomplete, so every part that was written says so.
         for ((_, result), path) in results.iter().zip(paths) {
             if result.is_ok() {
-                let file = std::fs::OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .open(path)
-                    .map_err(|e| {
-                        Error::io(
-                            ErrorKind::Write,
-                            format!("Can't open the dump file({path})"),
-                            e,
-                        )
-                    })?;
-                mark_file_incomplete(&file, path)?;
+                job.rules.mark_incomplete(path)?;
             }
         }
     }

@@ -67,10 +67,12 @@ mod loom_tests;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
+#[cfg(feature = "testing")]
 pub use ring::PageFlagRing;
+#[cfg(feature = "testing")]
 pub use slab::PageDataSlab;
 
-#[cfg(any(test, feature = "testing"))]
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod bench_support;
 
@@ -209,6 +211,7 @@ pub struct PipelineStats {
     pub consumer_parks: u64,
 }
 
+#[cfg(feature = "testing")]
 /// Run the pipeline over the set bits of `dumpable` within `range`.
 pub fn run<W, F, S>(
     dumpable: &Bitmap,
@@ -233,6 +236,7 @@ where
     .map(|_| ())
 }
 
+#[cfg(any(test, feature = "testing"))]
 /// [`run`] with explicit engine sizes, returning what happened: one cycle fed to
 /// [`run_cycles`].
 pub fn run_tuned<W, F, S>(

@@ -102,11 +102,6 @@ impl PageDataSlab {
         })
     }
 
-    /// Number of slots.
-    pub fn slots(&self) -> usize {
-        self.slots
-    }
-
     /// Bytes per slot.
     pub fn slot_size(&self) -> usize {
         self.slot_size

@@ -1,10 +1,14 @@
 //! `--mem-usage`: how the running kernel's pages would be classified by `-d 31`
 //! (makedumpfile `show_mem_usage` / `print_mem_usage`).
 //!
-//! The memory is `/proc/kcore` opened with [`ElfVmcore::open_kcore`] (physical segments
+//! The memory is `/proc/kcore` opened with `ElfVmcore::open_kcore` (physical segments
 //! only, the capture kernel's reservation cut out). As makedumpfile, one pass over all
 //! pfns at dump level 31, then zero pages found by reading every page still dumpable (the
 //! ELF writer's rule: `exclude_zero_pages_cyclic` runs for `flag_mem_usage` too).
+
+mod live;
+
+pub use self::live::measure_running_kernel;
 
 use crate::dump::elf::exclude_zero_pages;
 use crate::dump::DumpBitmaps;
@@ -19,7 +23,7 @@ use crate::progress::NoProgress;
 const MEM_USAGE_DUMP_LEVEL: u32 = 31;
 
 /// Classify every page of `memory` as `-d 31` would.
-pub fn measure(memory: &ElfVmcore) -> Result<MemUsage> {
+pub(crate) fn measure(memory: &ElfVmcore) -> Result<MemUsage> {
     let info = memory.vmcoreinfo().ok_or_else(|| {
         Error::invalid(format!(
             "{}: no VMCOREINFO (neither a VMCOREINFO note nor /sys/kernel/vmcoreinfo)",
