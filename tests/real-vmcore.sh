@@ -110,6 +110,19 @@ for profile in "${profiles[@]}"; do
         check "$profile: --dump-dmesg $mode byte-identical to makedumpfile" bash -c \
             "$(declare -f same_bytes); '$BIN' --dump-dmesg $mode '$V' '$D/ours.dmesg' >/dev/null && same_bytes '$D/ref.dmesg' '$D/ours.dmesg'"
     done
+    # ... and from a dump at rest (kdump-tools saves dmesg.DATE; a user asks it of
+    # dump.DATE later): our -l -d 31 file (the cyclic one above) and our -F -c -d 31
+    # stream give the vmcore's log, and makedumpfile reads the same log from our file.
+    rm -f "$D/ref.dmesg"
+    "$REF" --dump-dmesg "$V" "$D/ref.dmesg" >/dev/null 2>&1
+    "$BIN" -F -c -d 31 "$V" >"$D/ours.flat31" 2>/dev/null
+    for dump in ours.cyc ours.flat31; do
+        rm -f "$D/$dump.dmesg" "$D/$dump.ref-dmesg"
+        check "$profile: --dump-dmesg of $dump equals the vmcore's log" bash -c \
+            "$(declare -f same_bytes); '$BIN' --dump-dmesg '$D/$dump' '$D/$dump.dmesg' >/dev/null && same_bytes '$D/ref.dmesg' '$D/$dump.dmesg'"
+    done
+    check "$profile: makedumpfile --dump-dmesg of our -l -d 31 file agrees" bash -c \
+        "$(declare -f same_bytes); '$REF' --dump-dmesg '$D/ours.cyc' '$D/ours.cyc.ref-dmesg' >/dev/null 2>&1 && same_bytes '$D/ref.dmesg' '$D/ours.cyc.ref-dmesg'"
 
     # ENOSPC (issue 6): exit 1, status 0x8, written pages readable. The tmpfs holds half of
     # this core's -l -d 1 dump (measured above, never a fixed size: issue 19), at most 20 MiB.

@@ -1,15 +1,18 @@
-//! The `--dump-dmesg` mode: the crashed kernel's log, extracted from an ELF vmcore, to a
-//! file or (with `-F`, as openSUSE's kdump calls it) to standard output. `-f` and `-L`
-//! apply as for dumps, through [`super::output::OutputRules::write_log`].
+//! The `--dump-dmesg` mode: the crashed kernel's log, extracted from an ELF vmcore or a
+//! kdump-compressed (or flattened) dump, to a file or (with `-F`, as openSUSE's kdump
+//! calls it) to standard output. `-f` and `-L` apply as for dumps, through
+//! [`super::output::OutputRules::write_log`].
 
 use crate::arch::x86_64::X86_64Translator;
 use crate::dmesg::{dump_dmesg, DmesgOptions};
+use crate::dump::refilter::text_load_for_phys_base;
 use crate::error::{Error, ErrorKind, Result};
+use crate::input::elf::PtLoad;
 use crate::input::PhysicalMemory;
 use crate::kernel_version::KernelVersion;
 use crate::progress::{MessageKind, ProgressObserver};
 
-use super::input::{describe_vmcore, open_vmcore};
+use super::input::{self, describe_vmcore, JobInput};
 use super::output::Destination;
 use super::{DumpJob, JobReport};
 
@@ -34,18 +37,31 @@ pub(super) fn write(
     if let Some(path) = path {
         job.rules.check(path)?;
     }
-    let vmcore = open_vmcore(job.input_name(), job.use_mmap)?;
-    observer.message(MessageKind::Debug, &describe_vmcore(&vmcore));
-    let info = vmcore.vmcoreinfo().ok_or_else(|| {
+    let name = job.input_name();
+    let source = JobInput::open(name, input::detect(name)?, job.use_mmap)?;
+    // The translator needs PT_LOADs; a kdump-compressed input has none, so it gets the
+    // one kernel-text segment that carries its sub header's phys_base, as when
+    // refiltering (makedumpfile reads a dump's log the same way).
+    let (memory, info, loads): (&dyn PhysicalMemory, _, Vec<PtLoad>) = match &source {
+        JobInput::Elf(vmcore) => {
+            observer.message(MessageKind::Debug, &describe_vmcore(vmcore));
+            (vmcore, vmcore.vmcoreinfo(), vmcore.loads().to_vec())
+        }
+        JobInput::Dump(dump) => (
+            dump,
+            dump.vmcoreinfo(),
+            vec![text_load_for_phys_base(dump.dump().sub_header.phys_base)],
+        ),
+    };
+    let info = info.ok_or_else(|| {
         Error::invalid(format!(
-            "{}: the vmcore has no VMCOREINFO: Can't find some symbols for log_buf.",
-            job.input_name()
+            "{name}: the input has no VMCOREINFO: Can't find some symbols for log_buf."
         ))
     })?;
     let version = KernelVersion::parse(info.osrelease().unwrap_or(""))?;
-    let translator = X86_64Translator::new(info, vmcore.loads(), version);
+    let translator = X86_64Translator::new(info, &loads, version);
     let mut log = Vec::new();
-    let mut reader = vmcore.reader()?;
+    let mut reader = memory.reader()?;
     let extracted = dump_dmesg(info, &translator, &mut *reader, options, &mut log);
     if extracted.is_err() && log.is_empty() {
         return extracted.map(|()| JobReport::default());

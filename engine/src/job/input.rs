@@ -60,21 +60,6 @@ fn open_error(path: &str, e: std::io::Error) -> Error {
     )
 }
 
-/// Open `path` as an ELF vmcore, for the modes that read one directly
-/// (`--dump-dmesg`): a kdump-compressed or flattened input is refused by name.
-pub fn open_vmcore(path: &str, use_mmap: bool) -> Result<ElfVmcore> {
-    match detect(path)? {
-        InputKind::Dump => Err(Error::new(
-            ErrorKind::Unsupported,
-            format!("{path}: reading a kdump-compressed or flattened dump is not supported in this mode yet"),
-        )),
-        kind => match JobInput::open(path, kind, use_mmap)? {
-            JobInput::Elf(vmcore) => Ok(vmcore),
-            JobInput::Dump(_) => Err(Error::internal("a dump input opened as ELF")),
-        },
-    }
-}
-
 /// An opened input.
 // One exists per job, held on the stack for the whole dump: the variants' sizes (272 and
 // 920 bytes) cost nothing worth a box.
