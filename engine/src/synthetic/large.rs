@@ -78,11 +78,11 @@ pub struct PageMix {
 impl Default for PageMix {
     fn default() -> Self {
         PageMix {
-            free: 830,
+            free: 835,
             cache: 70,
             private_cache: 15,
-            anon: 45,
-            slab: 20,
+            anon: 50,
+            slab: 15,
             zero: 10,
         }
     }
