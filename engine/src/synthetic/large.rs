@@ -23,7 +23,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::machine::{kernel_keys, Generation, KernelLayout, LRU, PRIVATE, SLAB_FLAG, SWAPBACKED};
-use super::{mixed_pages, phdr, push_note, utsname_bytes, PRSTATUS_SIZE};
+use super::{elf_header, mixed_pages, phdr, push_note, utsname_bytes, PRSTATUS_SIZE};
 use crate::arch::x86_64::START_KERNEL_MAP;
 use crate::error::{Error, ErrorKind, Result};
 use crate::input::elf::ElfVmcore;
@@ -527,20 +527,7 @@ impl FileLayout {
             ram.push((range.clone(), offset));
             offset += len;
         }
-        let mut head = Vec::with_capacity(notes_offset as usize + notes.len());
-        head.extend_from_slice(b"\x7fELF\x02\x01\x01\0");
-        head.extend_from_slice(&[0; 8]);
-        head.extend_from_slice(&4u16.to_le_bytes()); // ET_CORE
-        head.extend_from_slice(&62u16.to_le_bytes()); // EM_X86_64
-        head.extend_from_slice(&1u32.to_le_bytes());
-        head.extend_from_slice(&0u64.to_le_bytes()); // e_entry
-        head.extend_from_slice(&64u64.to_le_bytes()); // e_phoff
-        head.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
-        head.extend_from_slice(&0u32.to_le_bytes()); // e_flags
-        head.extend_from_slice(&64u16.to_le_bytes());
-        head.extend_from_slice(&56u16.to_le_bytes());
-        head.extend_from_slice(&(phnum as u16).to_le_bytes());
-        head.extend_from_slice(&[0; 6]);
+        let mut head = elf_header(64, phnum as u16);
         head.extend_from_slice(&phdrs.concat());
         head.extend_from_slice(notes);
         FileLayout {

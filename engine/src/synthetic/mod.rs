@@ -190,20 +190,7 @@ impl SyntheticVmcore {
             payload.resize(payload.len() + PS as usize, 0xa5);
             offset += PS;
         }
-        let mut out = Vec::new();
-        out.extend_from_slice(b"\x7fELF\x02\x01\x01\0");
-        out.extend_from_slice(&[0; 8]);
-        out.extend_from_slice(&4u16.to_le_bytes()); // ET_CORE
-        out.extend_from_slice(&62u16.to_le_bytes()); // EM_X86_64
-        out.extend_from_slice(&1u32.to_le_bytes());
-        out.extend_from_slice(&0u64.to_le_bytes()); // e_entry
-        out.extend_from_slice(&phoff.to_le_bytes());
-        out.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
-        out.extend_from_slice(&0u32.to_le_bytes()); // e_flags
-        out.extend_from_slice(&64u16.to_le_bytes());
-        out.extend_from_slice(&56u16.to_le_bytes());
-        out.extend_from_slice(&(phnum as u16).to_le_bytes());
-        out.extend_from_slice(&[0; 6]);
+        let mut out = elf_header(phoff, phnum as u16);
         out.resize(phoff as usize, 0);
         out.extend_from_slice(&phdrs.concat());
         out.extend_from_slice(&payload);
@@ -232,6 +219,25 @@ impl SyntheticVmcore {
             vec![0; PS as usize]
         }
     }
+}
+
+/// An x86_64 ELF64 core header with `phnum` program headers at `phoff`.
+pub(super) fn elf_header(phoff: u64, phnum: u16) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(b"\x7fELF\x02\x01\x01\0");
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&4u16.to_le_bytes()); // ET_CORE
+    out.extend_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&0u64.to_le_bytes()); // e_entry
+    out.extend_from_slice(&phoff.to_le_bytes());
+    out.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
+    out.extend_from_slice(&0u32.to_le_bytes()); // e_flags
+    out.extend_from_slice(&64u16.to_le_bytes());
+    out.extend_from_slice(&56u16.to_le_bytes());
+    out.extend_from_slice(&phnum.to_le_bytes());
+    out.extend_from_slice(&[0; 6]);
+    out
 }
 
 pub(super) fn push_note(out: &mut Vec<u8>, name: &[u8], n_type: u32, desc: &[u8]) {
