@@ -44,6 +44,7 @@ if [[ -z ${QUICK:-} ]]; then
     stage "real vmcores vs makedumpfile 1.7.2 and readers" tests/real-vmcore.sh --profile cloud-1g --profile generic-2g
     stage "ELF output, split, reassemble, refilter vs makedumpfile" tests/parity2-real.sh
     stage "every mode × every option vs makedumpfile (exit, files, bytes, last line)" tests/matrix.sh
+    stage "a generated 4 GiB machine in 160 cycles vs makedumpfile and across threads" tests/large-machine.sh
     stage "filter bitmaps vs makedumpfile on real vmcores" cargo test --release -p makedumpfile-engine --features testing --test real_vmcore_filter -- --ignored
     stage "readers: crash, libkdumpfile, drgn on both guests" tests/readers.sh --profile cloud-1g --profile generic-2g --levels 31
     stage "our binary as core_collector inside a capture kernel" tests/capture-kernel.sh --bin target/release/makedumpfile

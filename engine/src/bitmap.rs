@@ -187,6 +187,26 @@ impl Bitmap {
         u64::from_le_bytes(raw)
     }
 
+    /// `self &= other` over `other`'s window, which lies inside `self`'s: every pfn clear
+    /// in `other` is cleared here (merging the scan of one part of a cycle).
+    pub fn and_window(&mut self, other: &Bitmap) {
+        debug_assert!(other.start >= self.start && other.end <= self.end);
+        let offset = ((other.start - self.start) / 8) as usize;
+        let whole = ((other.end - other.start) / 8) as usize;
+        for (dst, src) in self.bytes[offset..offset + whole]
+            .iter_mut()
+            .zip(&other.bytes[..whole])
+        {
+            *dst &= src;
+        }
+        let rest = (other.end - other.start) % 8;
+        if rest != 0 {
+            // Only the bits of `other`'s last pfns: the ones past its end are kept.
+            let beyond = !((1u8 << rest) - 1);
+            self.bytes[offset + whole] &= other.bytes[whole] | beyond;
+        }
+    }
+
     /// The first set bit at or after `pfn` and before `end`, if any.
     pub fn next_set(&self, pfn: u64, end: u64) -> Option<u64> {
         let end = end.min(self.end);
@@ -244,6 +264,20 @@ impl Iterator for SetBits<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn and_window_clears_only_inside_the_other_window() {
+        let mut whole = Bitmap::new(300);
+        whole.fill_range(0, 300, true);
+        let mut part = Bitmap::window(128, 203);
+        part.fill_range(part.start(), 203, true);
+        part.clear(130);
+        part.clear(202);
+        whole.and_window(&part);
+        let cleared: Vec<u64> = (0..300).filter(|&p| !whole.get(p)).collect();
+        // 203..208 share the last byte with the part's end: they are kept.
+        assert_eq!(cleared, vec![130, 202]);
+    }
 
     #[test]
     fn bit_order_is_lsb_first() {

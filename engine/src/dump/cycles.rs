@@ -40,6 +40,8 @@ pub struct FilteredCycles<'v, 'm> {
     filter: Option<PageFilter<'m>>,
     max_mapnr: u64,
     pfns_per_cycle: u64,
+    /// Threads the mem_map scan of a cycle is split between (0 or 1: serial).
+    scan_threads: usize,
     /// Per-class counts of the current pass.
     pub stats: FilterStats,
 }
@@ -55,8 +57,16 @@ impl<'v, 'm> FilteredCycles<'v, 'm> {
             filter,
             max_mapnr,
             pfns_per_cycle: pfns_per_cycle.max(64).next_multiple_of(64),
+            scan_threads: 0,
             stats: FilterStats::default(),
         }
+    }
+
+    /// Split each cycle's mem_map scan between `threads` threads (`--num-threads`): on a
+    /// big, mostly free machine the scan, not compression, is most of a `-d 31` dump.
+    pub fn scan_threads(mut self, threads: usize) -> Self {
+        self.scan_threads = threads;
+        self
     }
 }
 
@@ -93,8 +103,12 @@ impl CycleSource for FilteredCycles<'_, '_> {
         }
         if let Some(filter) = self.filter.as_mut().filter(|f| f.excludes_anything()) {
             let start = std::time::Instant::now();
-            let mut reader = self.vmcore.reader()?;
-            filter.exclude(&mut *reader, cycle.clone(), &mut bits, &mut self.stats)?;
+            if self.scan_threads > 1 {
+                filter.exclude_threaded(cycle.clone(), &mut bits, &mut self.stats, self.scan_threads)?;
+            } else {
+                let mut reader = self.vmcore.reader()?;
+                filter.exclude(&mut *reader, cycle.clone(), &mut bits, &mut self.stats)?;
+            }
             progress.update(Stage::UnnecessaryPages, cycle.end, self.max_mapnr);
             progress.stage_done(Stage::UnnecessaryPages, start.elapsed());
         }

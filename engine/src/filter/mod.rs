@@ -55,6 +55,7 @@ pub use stats::{FilterStats, InvalidFreeOrder};
 
 use crate::arch::x86_64::X86_64Translator;
 use crate::arch::VirtualReader;
+use crate::bitmap::Bitmap;
 use crate::error::{Error, Result};
 use crate::input::elf::PtLoad;
 use crate::input::{PageReader, PhysicalMemory};
@@ -204,41 +205,175 @@ impl<'m> PageFilter<'m> {
         stats: &mut FilterStats,
     ) -> Result<()> {
         let cycle = cycle.start..cycle.end.min(self.max_mapnr);
-        let pending = self
-            .pending
+        let carried = self.carried_into(&cycle);
+        self.pending = self.scan_part(reader, cycle.clone(), carried, dumpable, stats)?;
+        self.exclude_free_lists(reader, cycle, dumpable, stats)
+    }
+
+    /// [`PageFilter::exclude`] with the mem_map scan of the cycle split between `threads`
+    /// threads, each with its own reader, and the same result bit for bit and count for
+    /// count. Parts start on multiples of [`PART_ALIGN`] pfns, so no part shares a struct
+    /// page batch or a buddy block (order ≤ 10) with another; a block that does run
+    /// into the next part (a huge compound page) is carried into it as into the next
+    /// cycle, and that part is scanned again, after the one before it, as the serial
+    /// scan would have.
+    pub fn exclude_threaded(
+        &mut self,
+        cycle: Range<u64>,
+        dumpable: &mut Bitmap,
+        stats: &mut FilterStats,
+        threads: usize,
+    ) -> Result<()> {
+        self.exclude_in_parts(cycle, dumpable, stats, threads, PART_ALIGN)
+    }
+
+    /// [`PageFilter::exclude_threaded`] with part boundaries on multiples of `align`
+    /// (the tests use small ones so that blocks run across parts).
+    fn exclude_in_parts(
+        &mut self,
+        cycle: Range<u64>,
+        dumpable: &mut Bitmap,
+        stats: &mut FilterStats,
+        threads: usize,
+        align: u64,
+    ) -> Result<()> {
+        let cycle = cycle.start..cycle.end.min(self.max_mapnr);
+        let parts = split_cycle(&cycle, threads, align);
+        if parts.len() < 2 || !self.scan_mem_map {
+            let mut reader = self.memory.reader()?;
+            return self.exclude(&mut *reader, cycle, dumpable, stats);
+        }
+        let mut carried = self.carried_into(&cycle);
+        let first_carry = carried.take();
+        let this = &*self;
+        let scanned: Vec<Result<PartScan>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .iter()
+                .enumerate()
+                .map(|(i, part)| {
+                    let incoming = if i == 0 { first_carry } else { None };
+                    scope.spawn(move || this.scan_alone(part.clone(), incoming))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        });
+        // Merge in pfn order. Every part but the first was scanned as if nothing ran into
+        // it; when something did, that part is scanned again with it.
+        for (i, (part, result)) in parts.iter().zip(scanned).enumerate() {
+            let scan = match carried.take() {
+                Some(carry) if i > 0 => self.scan_alone(part.clone(), Some(carry))?,
+                _ => result?,
+            };
+            dumpable.and_window(&scan.bits);
+            stats.merge(scan.stats);
+            carried = scan.carry;
+        }
+        self.pending = carried;
+        let mut reader = self.memory.reader()?;
+        self.exclude_free_lists(&mut *reader, cycle, dumpable, stats)
+    }
+
+    /// The exclusion carried from the cycle before, if it ends where `cycle` starts.
+    fn carried_into(&mut self, cycle: &Range<u64>) -> Option<PendingExclusion> {
+        self.pending
             .take()
-            .filter(|p| p.start == cycle.start && cycle.start < cycle.end);
+            .filter(|p| p.start == cycle.start && cycle.start < cycle.end)
+    }
+
+    /// Scan `part` on a reader of its own into a bitmap of its own.
+    fn scan_alone(&self, part: Range<u64>, carried: Option<PendingExclusion>) -> Result<PartScan> {
+        let mut reader = self.memory.reader()?;
+        let mut bits = Bitmap::window(part.start, part.end);
+        // All set from the window's own start (rounded down to 64): the merge ANDs the
+        // whole window, and pfns before `part` are another part's.
+        bits.fill_range(bits.start(), part.end, true);
+        let mut stats = FilterStats::default();
+        let carry = self.scan_part(&mut *reader, part, carried, &mut bits, &mut stats)?;
+        Ok(PartScan { bits, stats, carry })
+    }
+
+    /// The mem_map scan of `part` (a cycle or a piece of one), after finishing `carried`;
+    /// returns the exclusion that runs past `part.end`.
+    fn scan_part(
+        &self,
+        reader: &mut dyn PageReader,
+        part: Range<u64>,
+        carried: Option<PendingExclusion>,
+        dumpable: &mut dyn DumpableBits,
+        stats: &mut FilterStats,
+    ) -> Result<Option<PendingExclusion>> {
         let mut kernel = VirtualReader::new(&self.translator, reader);
         let mut scanner = scan::MemMapScanner {
             memory: self.memory,
             rules: &self.rules,
             level: self.level,
-            cycle: cycle.clone(),
+            cycle: part.clone(),
             dumpable,
             stats,
             pending: None,
         };
-        let mut scan_from = cycle.start;
-        if let Some(pending) = pending {
-            scanner.exclude_range(pending.class, pending.start, pending.end);
-            scan_from = pending.end;
+        let mut scan_from = part.start;
+        if let Some(carried) = carried {
+            scanner.exclude_range(carried.class, carried.start, carried.end);
+            scan_from = carried.end;
         }
         if self.scan_mem_map {
             for range in self
                 .mem_maps
                 .iter()
-                .filter(|m| m.pfn_end > cycle.start && m.pfn_start < cycle.end)
+                .filter(|m| m.pfn_end > part.start && m.pfn_start < part.end)
             {
                 scanner.scan(&mut kernel, range, scan_from)?;
             }
         }
-        self.pending = scanner.pending;
+        Ok(scanner.pending)
+    }
+
+    /// Levels with free pages on kernels whose struct pages cannot tell them: walk the
+    /// free lists (once per cycle, after the mem_map scan, as makedumpfile).
+    fn exclude_free_lists(
+        &self,
+        reader: &mut dyn PageReader,
+        cycle: Range<u64>,
+        dumpable: &mut dyn DumpableBits,
+        stats: &mut FilterStats,
+    ) -> Result<()> {
         if let Some(free_lists) = &self.free_lists {
+            let mut kernel = VirtualReader::new(&self.translator, reader);
             let size = self.rules.struct_page_size() as u64;
             free_lists.exclude(&mut kernel, &self.mem_maps, size, cycle, dumpable, stats)?;
         }
         Ok(())
     }
+}
+
+/// Parts of a threaded scan start on multiples of this many pfns: a multiple of the
+/// struct page batch (512) and of the largest buddy block (1024 pages, order 10).
+pub const PART_ALIGN: u64 = 1024;
+
+/// What the scan of one part found.
+struct PartScan {
+    bits: Bitmap,
+    stats: FilterStats,
+    carry: Option<PendingExclusion>,
+}
+
+/// `cycle` in at most `threads` parts of about equal length, inner boundaries on
+/// multiples of `align`.
+fn split_cycle(cycle: &Range<u64>, threads: usize, align: u64) -> Vec<Range<u64>> {
+    let len = cycle.end.saturating_sub(cycle.start);
+    let step = len.div_ceil(threads.max(1) as u64).next_multiple_of(align);
+    let mut parts = Vec::new();
+    let mut start = cycle.start;
+    while start < cycle.end {
+        let end = (start + step).next_multiple_of(align).min(cycle.end);
+        parts.push(start..end);
+        start = end;
+    }
+    parts
 }
 
 #[cfg(test)]

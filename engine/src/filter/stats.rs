@@ -81,6 +81,22 @@ impl FilterStats {
         }
     }
 
+    /// Add the counts of a later part of the same scan (pfns after all of `self`'s), so
+    /// the kept warnings stay the first ones in pfn order.
+    pub fn merge(&mut self, later: FilterStats) {
+        self.cache += later.cache;
+        self.cache_private += later.cache_private;
+        self.user += later.user;
+        self.free += later.free;
+        self.hwpoison += later.hwpoison;
+        self.offline += later.offline;
+        let kept = later.invalid_free_orders.len() as u64;
+        for warning in later.invalid_free_orders {
+            self.warn_invalid_free_order(warning);
+        }
+        self.invalid_free_order_count += later.invalid_free_order_count - kept;
+    }
+
     /// Sum of all classes (makedumpfile adds the writer's zero pages to get "Excluded pages").
     pub fn total(&self) -> u64 {
         self.cache + self.cache_private + self.user + self.free + self.hwpoison + self.offline

@@ -328,6 +328,50 @@ fn compound_and_buddy_blocks_crossing_a_cycle_boundary_are_finished_in_the_next_
 }
 
 #[test]
+fn a_threaded_scan_equals_the_serial_one_bit_for_bit_and_count_for_count() {
+    for g in Generation::ALL {
+        let mut m = scenario(g);
+        // A hugetlb page and a free block that run across many small parts.
+        m.write_page(
+            256,
+            Fields {
+                mapping: 0x4000,
+                ..Fields::default()
+            },
+        );
+        m.compound(256, 8, true); // 256..512
+        m.write_page(
+            1024,
+            Fields {
+                mapcount: g.buddy(),
+                private: 9,
+                ..Fields::default()
+            },
+        ); // 1024..1536
+        for cycle in [1 << 20, 200, 640] {
+            let (serial_bits, serial_stats) = run(&m, 31, cycle).unwrap();
+            for (threads, align) in [(2, PART_ALIGN), (3, 64), (7, 64), (40, 64)] {
+                let info = m.info();
+                let loads = m.loads();
+                let mut filter =
+                    PageFilter::new(&info, &m.memory, &loads, DumpLevel::new(31).unwrap()).unwrap();
+                let mut bits = Bitmap::new(filter.max_mapnr());
+                bits.fill_range(0, filter.max_mapnr(), true);
+                let mut stats = FilterStats::default();
+                for range in cycles(filter.max_mapnr(), cycle) {
+                    filter
+                        .exclude_in_parts(range, &mut bits, &mut stats, threads, align)
+                        .unwrap();
+                }
+                let case = format!("{g:?} cycle {cycle} threads {threads} align {align}");
+                assert_eq!(cleared(&bits), cleared(&serial_bits), "{case}");
+                assert_eq!(stats, serial_stats, "{case}");
+            }
+        }
+    }
+}
+
+#[test]
 fn a_second_pass_from_pfn_zero_drops_a_pending_exclusion() {
     let mut m = Machine::new(Generation::V6_1);
     m.write_page(

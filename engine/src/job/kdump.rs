@@ -36,7 +36,8 @@ pub(super) fn write_from_elf(
         .as_ref()
         .map_or(vmcore.max_mapnr(), |f| f.max_mapnr());
     let plan = job.plan_budget(max_mapnr, vmcore.page_size(), job.threads, observer)?;
-    let mut source = FilteredCycles::new(vmcore, filter, plan.pfns_per_cycle);
+    let mut source =
+        FilteredCycles::new(vmcore, filter, plan.pfns_per_cycle).scan_threads(plan.threads);
     let options = job.dump_options(dump_level, plan.threads);
     let input = DumpInput::from_elf(vmcore)?;
     let mut out = job.rules.open(job.single_output())?;

@@ -10,6 +10,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::format::disk_dump_header::mark_file_incomplete;
 use crate::format::output::create_dump_file;
 use crate::format::{DumpOutput, FileOutput, FlatOutput, NullOutput};
+use crate::progress::{MessageKind, ProgressObserver};
 
 /// Where the dump goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +158,18 @@ impl OutputRules {
                 )
             })?;
         mark_file_incomplete(&file, path)
+    }
+
+    /// After a copy into the kdump file at `path` (`-R`, `--reassemble`) stopped short:
+    /// mark it incomplete and say so, as a dump cut by `-L` says (nothing in a dry run,
+    /// or when not even the header reached the file).
+    pub(crate) fn flag_cut_copy(&self, path: &str, observer: &dyn ProgressObserver) {
+        if !self.dry_run && self.mark_incomplete(path).is_ok() {
+            observer.message(
+                MessageKind::Common,
+                "This is an incomplete dumpfile, but might analyzable.\n",
+            );
+        }
     }
 
     /// Before a retry at the next dump level: delete what the failed level wrote

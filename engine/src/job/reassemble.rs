@@ -5,7 +5,7 @@
 
 use crate::dump::DumpSummary;
 use crate::error::Result;
-use crate::progress::{MessageKind, ProgressObserver};
+use crate::progress::ProgressObserver;
 use crate::split::{check_parts, open_parts, reassemble};
 
 use super::{DumpJob, JobReport};
@@ -29,14 +29,9 @@ pub(super) fn write(
     let num_dumpable = match joined {
         Ok(pages) => pages,
         Err(e) => {
-            // The header written first already says INCOMPLETE; this only confirms that
-            // there is one to say it (nothing at all if -L cut even the header).
-            if job.rules.mark_incomplete(path).is_ok() && !job.rules.dry_run {
-                observer.message(
-                    MessageKind::Common,
-                    "This is an incomplete dumpfile, but might analyzable.\n",
-                );
-            }
+            // The header written first already says INCOMPLETE; this confirms there is
+            // one to say it (none at all if -L cut even the header).
+            job.rules.flag_cut_copy(path, observer);
             return Err(e);
         }
     };

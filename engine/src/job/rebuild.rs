@@ -9,7 +9,7 @@ use std::io::Read;
 use crate::dump::DumpSummary;
 use crate::error::Result;
 use crate::format::flat::FlatReader;
-use crate::progress::{MessageKind, ProgressObserver};
+use crate::progress::ProgressObserver;
 
 use super::{DumpJob, JobReport};
 
@@ -35,12 +35,7 @@ pub(super) fn write(
         // A stream cut short (or stopped by -L) leaves a file whose header may already
         // say "complete": flag it. makedumpfile leaves such files unmarked.
         drop(out);
-        if job.rules.mark_incomplete(path).is_ok() && !job.rules.dry_run {
-            observer.message(
-                MessageKind::Common,
-                "This is an incomplete dumpfile, but might analyzable.\n",
-            );
-        }
+        job.rules.flag_cut_copy(path, observer);
         return Err(e);
     }
     Ok(JobReport {

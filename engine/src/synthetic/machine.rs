@@ -281,97 +281,15 @@ impl Machine {
     }
 
     fn default_keys(&mut self) {
-        let g = self.generation;
-        let max_physmem_bits: u64 = if self.five_level { 52 } else { 46 };
-        let roots = (1u64 << (max_physmem_bits - SECTION_SIZE_BITS)) / (PS / 16);
-        let number = |v: u32| (v as i32).to_string();
-        let mut keys: Vec<(String, String)> = vec![
-            ("OSRELEASE".into(), g.osrelease().into()),
-            ("PAGESIZE".into(), PS.to_string()),
-            (
-                "SYMBOL(mem_section)".into(),
-                format!("{:x}", self.root_array),
-            ),
-            ("LENGTH(mem_section)".into(), roots.to_string()),
-            ("SIZE(mem_section)".into(), "16".into()),
-            ("OFFSET(mem_section.section_mem_map)".into(), "0".into()),
-            (
-                "NUMBER(SECTION_SIZE_BITS)".into(),
-                SECTION_SIZE_BITS.to_string(),
-            ),
-            (
-                "NUMBER(MAX_PHYSMEM_BITS)".into(),
-                max_physmem_bits.to_string(),
-            ),
-            ("SIZE(page)".into(), STRUCT_PAGE.to_string()),
-            ("OFFSET(page.flags)".into(), "0".into()),
-            ("OFFSET(page._refcount)".into(), "52".into()),
-            ("OFFSET(page.mapping)".into(), "24".into()),
-            ("OFFSET(page.lru)".into(), "8".into()),
-            ("OFFSET(page._mapcount)".into(), "48".into()),
-            ("OFFSET(page.private)".into(), "40".into()),
-            ("NUMBER(PG_lru)".into(), PG_LRU.to_string()),
-            ("NUMBER(PG_private)".into(), PG_PRIVATE.to_string()),
-            ("NUMBER(PG_swapcache)".into(), PG_SWAPCACHE.to_string()),
-            ("NUMBER(PG_swapbacked)".into(), PG_SWAPBACKED.to_string()),
-            ("NUMBER(PG_head_mask)".into(), (1u64 << PG_HEAD).to_string()),
-            (
-                "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)".into(),
-                number(g.buddy()),
-            ),
-            (
-                "NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)".into(),
-                number(g.offline()),
-            ),
-            ("LENGTH(zone.free_area)".into(), "11".into()),
-            ("NUMBER(phys_base)".into(), PHYS_BASE.to_string()),
-            (
-                "SYMBOL(init_top_pgt)".into(),
-                format!("{:x}", START_KERNEL_MAP + self.pgd * PS - PHYS_BASE),
-            ),
-            (
-                "NUMBER(pgtable_l5_enabled)".into(),
-                (self.five_level as u8).to_string(),
-            ),
-            ("NUMBER(sme_mask)".into(), self.sme_mask.to_string()),
-        ];
-        let head_field = if g == Generation::V7_1 {
-            "OFFSET(page.compound_info)"
-        } else {
-            "OFFSET(page.compound_head)"
-        };
-        keys.push((head_field.into(), "8".into()));
-        if g < Generation::V6_10 {
-            keys.push(("NUMBER(PG_slab)".into(), PG_SLAB.to_string()));
-        }
-        match g {
-            Generation::V4_15 | Generation::V6_1 => {
-                keys.push(("OFFSET(page.compound_dtor)".into(), "16".into()));
-                keys.push(("OFFSET(page.compound_order)".into(), "18".into()));
-                keys.push(("NUMBER(HUGETLB_PAGE_DTOR)".into(), "2".into()));
-            }
-            Generation::V6_3 => {
-                keys.push(("OFFSET(folio._folio_dtor)".into(), "96".into()));
-                keys.push(("OFFSET(folio._folio_order)".into(), "97".into()));
-                keys.push(("NUMBER(HUGETLB_PAGE_DTOR)".into(), "2".into()));
-            }
-            Generation::V6_6 => {
-                // Still exported but superseded by PG_hugetlb.
-                keys.push(("OFFSET(folio._folio_order)".into(), "97".into()));
-                keys.push(("NUMBER(PG_hugetlb)".into(), PG_HUGETLB.to_string()));
-            }
-            _ => {}
-        }
-        if let Some(v) = g.hugetlb() {
-            keys.push(("NUMBER(PAGE_HUGETLB_MAPCOUNT_VALUE)".into(), number(v)));
-        }
-        if let Some(v) = g.slab() {
-            keys.push(("NUMBER(PAGE_SLAB_MAPCOUNT_VALUE)".into(), number(v)));
-        }
-        if let Some(v) = g.unaccepted() {
-            keys.push(("NUMBER(PAGE_UNACCEPTED_MAPCOUNT_VALUE)".into(), number(v)));
-        }
-        self.keys = keys.into_iter().collect();
+        self.keys = kernel_keys(&KernelLayout {
+            generation: self.generation,
+            five_level: self.five_level,
+            sme_mask: self.sme_mask,
+            section_size_bits: SECTION_SIZE_BITS,
+            phys_base: PHYS_BASE,
+            root_array: self.root_array,
+            top_table_vaddr: START_KERNEL_MAP + self.pgd * PS - PHYS_BASE,
+        });
     }
 
     pub fn set_key(&mut self, key: &str, value: impl ToString) {
@@ -537,4 +455,118 @@ impl Machine {
             self.write_u64(at + 8, head_vaddr | 1);
         }
     }
+}
+
+/// What the VMCOREINFO of a synthetic machine depends on.
+pub struct KernelLayout {
+    /// Kernel generation (struct page rules, OSRELEASE).
+    pub generation: Generation,
+    /// 5-level paging.
+    pub five_level: bool,
+    /// AMD SME bit in page-table entries.
+    pub sme_mask: u64,
+    /// `SECTION_SIZE_BITS`.
+    pub section_size_bits: u64,
+    /// `phys_base`.
+    pub phys_base: u64,
+    /// `SYMBOL(mem_section)`: the root array's kernel address.
+    pub root_array: u64,
+    /// `SYMBOL(init_top_pgt)`.
+    pub top_table_vaddr: u64,
+}
+
+/// The VMCOREINFO keys a kernel of `layout` exports (the ones the filter and
+/// makedumpfile 1.7.2 read).
+pub fn kernel_keys(layout: &KernelLayout) -> BTreeMap<String, String> {
+    let g = layout.generation;
+    let max_physmem_bits: u64 = if layout.five_level { 52 } else { 46 };
+    let roots = (1u64 << (max_physmem_bits - layout.section_size_bits)) / (PS / 16);
+    let number = |v: u32| (v as i32).to_string();
+    let mut keys: Vec<(String, String)> = vec![
+        ("OSRELEASE".into(), g.osrelease().into()),
+        ("PAGESIZE".into(), PS.to_string()),
+        (
+            "SYMBOL(mem_section)".into(),
+            format!("{:x}", layout.root_array),
+        ),
+        ("LENGTH(mem_section)".into(), roots.to_string()),
+        ("SIZE(mem_section)".into(), "16".into()),
+        ("OFFSET(mem_section.section_mem_map)".into(), "0".into()),
+        (
+            "NUMBER(SECTION_SIZE_BITS)".into(),
+            layout.section_size_bits.to_string(),
+        ),
+        (
+            "NUMBER(MAX_PHYSMEM_BITS)".into(),
+            max_physmem_bits.to_string(),
+        ),
+        ("SIZE(page)".into(), STRUCT_PAGE.to_string()),
+        ("OFFSET(page.flags)".into(), "0".into()),
+        ("OFFSET(page._refcount)".into(), "52".into()),
+        ("OFFSET(page.mapping)".into(), "24".into()),
+        ("OFFSET(page.lru)".into(), "8".into()),
+        ("OFFSET(page._mapcount)".into(), "48".into()),
+        ("OFFSET(page.private)".into(), "40".into()),
+        ("NUMBER(PG_lru)".into(), PG_LRU.to_string()),
+        ("NUMBER(PG_private)".into(), PG_PRIVATE.to_string()),
+        ("NUMBER(PG_swapcache)".into(), PG_SWAPCACHE.to_string()),
+        ("NUMBER(PG_swapbacked)".into(), PG_SWAPBACKED.to_string()),
+        ("NUMBER(PG_head_mask)".into(), (1u64 << PG_HEAD).to_string()),
+        (
+            "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)".into(),
+            number(g.buddy()),
+        ),
+        (
+            "NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)".into(),
+            number(g.offline()),
+        ),
+        ("LENGTH(zone.free_area)".into(), "11".into()),
+        ("NUMBER(phys_base)".into(), layout.phys_base.to_string()),
+        (
+            "SYMBOL(init_top_pgt)".into(),
+            format!("{:x}", layout.top_table_vaddr),
+        ),
+        (
+            "NUMBER(pgtable_l5_enabled)".into(),
+            (layout.five_level as u8).to_string(),
+        ),
+        ("NUMBER(sme_mask)".into(), layout.sme_mask.to_string()),
+    ];
+    let head_field = if g == Generation::V7_1 {
+        "OFFSET(page.compound_info)"
+    } else {
+        "OFFSET(page.compound_head)"
+    };
+    keys.push((head_field.into(), "8".into()));
+    if g < Generation::V6_10 {
+        keys.push(("NUMBER(PG_slab)".into(), PG_SLAB.to_string()));
+    }
+    match g {
+        Generation::V4_15 | Generation::V6_1 => {
+            keys.push(("OFFSET(page.compound_dtor)".into(), "16".into()));
+            keys.push(("OFFSET(page.compound_order)".into(), "18".into()));
+            keys.push(("NUMBER(HUGETLB_PAGE_DTOR)".into(), "2".into()));
+        }
+        Generation::V6_3 => {
+            keys.push(("OFFSET(folio._folio_dtor)".into(), "96".into()));
+            keys.push(("OFFSET(folio._folio_order)".into(), "97".into()));
+            keys.push(("NUMBER(HUGETLB_PAGE_DTOR)".into(), "2".into()));
+        }
+        Generation::V6_6 => {
+            // Still exported but superseded by PG_hugetlb.
+            keys.push(("OFFSET(folio._folio_order)".into(), "97".into()));
+            keys.push(("NUMBER(PG_hugetlb)".into(), PG_HUGETLB.to_string()));
+        }
+        _ => {}
+    }
+    if let Some(v) = g.hugetlb() {
+        keys.push(("NUMBER(PAGE_HUGETLB_MAPCOUNT_VALUE)".into(), number(v)));
+    }
+    if let Some(v) = g.slab() {
+        keys.push(("NUMBER(PAGE_SLAB_MAPCOUNT_VALUE)".into(), number(v)));
+    }
+    if let Some(v) = g.unaccepted() {
+        keys.push(("NUMBER(PAGE_UNACCEPTED_MAPCOUNT_VALUE)".into(), number(v)));
+    }
+    keys.into_iter().collect()
 }

@@ -5,6 +5,7 @@
 //! (its bytes duplicated in the file, as the kernel does), two RAM PT_LOADs around a hole,
 //! the second with pages past its `p_filesz`.
 
+pub mod large;
 pub mod machine;
 
 use std::ops::Range;
@@ -14,7 +15,7 @@ use crate::dump::header::START_KERNEL_MAP;
 use crate::xorshift::XorShift;
 
 /// Size of an x86_64 `elf_prstatus` descriptor.
-const PRSTATUS_SIZE: usize = 336;
+pub(super) const PRSTATUS_SIZE: usize = 336;
 /// Pfns below this hold data pages; the machine's kernel structures live above it.
 const DATA_PFNS: u64 = 1536;
 /// The hole between the two RAM PT_LOADs.
@@ -189,20 +190,7 @@ impl SyntheticVmcore {
             payload.resize(payload.len() + PS as usize, 0xa5);
             offset += PS;
         }
-        let mut out = Vec::new();
-        out.extend_from_slice(b"\x7fELF\x02\x01\x01\0");
-        out.extend_from_slice(&[0; 8]);
-        out.extend_from_slice(&4u16.to_le_bytes()); // ET_CORE
-        out.extend_from_slice(&62u16.to_le_bytes()); // EM_X86_64
-        out.extend_from_slice(&1u32.to_le_bytes());
-        out.extend_from_slice(&0u64.to_le_bytes()); // e_entry
-        out.extend_from_slice(&phoff.to_le_bytes());
-        out.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
-        out.extend_from_slice(&0u32.to_le_bytes()); // e_flags
-        out.extend_from_slice(&64u16.to_le_bytes());
-        out.extend_from_slice(&56u16.to_le_bytes());
-        out.extend_from_slice(&(phnum as u16).to_le_bytes());
-        out.extend_from_slice(&[0; 6]);
+        let mut out = elf_header(phoff, phnum as u16);
         out.resize(phoff as usize, 0);
         out.extend_from_slice(&phdrs.concat());
         out.extend_from_slice(&payload);
@@ -233,7 +221,26 @@ impl SyntheticVmcore {
     }
 }
 
-fn push_note(out: &mut Vec<u8>, name: &[u8], n_type: u32, desc: &[u8]) {
+/// An x86_64 ELF64 core header with `phnum` program headers at `phoff`.
+pub(super) fn elf_header(phoff: u64, phnum: u16) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(b"\x7fELF\x02\x01\x01\0");
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&4u16.to_le_bytes()); // ET_CORE
+    out.extend_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&0u64.to_le_bytes()); // e_entry
+    out.extend_from_slice(&phoff.to_le_bytes());
+    out.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
+    out.extend_from_slice(&0u32.to_le_bytes()); // e_flags
+    out.extend_from_slice(&64u16.to_le_bytes());
+    out.extend_from_slice(&56u16.to_le_bytes());
+    out.extend_from_slice(&phnum.to_le_bytes());
+    out.extend_from_slice(&[0; 6]);
+    out
+}
+
+pub(super) fn push_note(out: &mut Vec<u8>, name: &[u8], n_type: u32, desc: &[u8]) {
     out.extend_from_slice(&(name.len() as u32).to_le_bytes());
     out.extend_from_slice(&(desc.len() as u32).to_le_bytes());
     out.extend_from_slice(&n_type.to_le_bytes());
@@ -243,7 +250,14 @@ fn push_note(out: &mut Vec<u8>, name: &[u8], n_type: u32, desc: &[u8]) {
     out.resize(out.len().next_multiple_of(4), 0);
 }
 
-fn phdr(p_type: u32, offset: u64, vaddr: u64, paddr: u64, filesz: u64, memsz: u64) -> Vec<u8> {
+pub(super) fn phdr(
+    p_type: u32,
+    offset: u64,
+    vaddr: u64,
+    paddr: u64,
+    filesz: u64,
+    memsz: u64,
+) -> Vec<u8> {
     let mut p = Vec::with_capacity(56);
     p.extend_from_slice(&p_type.to_le_bytes());
     p.extend_from_slice(&7u32.to_le_bytes()); // RWX
@@ -253,7 +267,7 @@ fn phdr(p_type: u32, offset: u64, vaddr: u64, paddr: u64, filesz: u64, memsz: u6
     p
 }
 
-fn utsname_bytes(release: &str) -> Vec<u8> {
+pub(super) fn utsname_bytes(release: &str) -> Vec<u8> {
     let mut uts = vec![0u8; 6 * 65];
     for (i, field) in ["Linux", "synthetic", release, "#1 SMP", "x86_64", "(none)"]
         .iter()

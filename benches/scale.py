@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Scale benchmark (issue 16): generated machines of growing RAM, dumped as a 256 MiB
+capture kernel would, ours against Debian's makedumpfile 1.7.2.
+
+    benches/scale.py [--sizes 16,64,256] [--configs "-l -d 31;-c -d 31"] [--threads 0,2]
+                     [--runs 1] [--out benches/results] [--keep-vmcores]
+
+For every RAM size a machine is generated (benches/examples/large_vmcore, seed 1, used
+pages sampled from the real cloud-1g vmcore, page-cache and anonymous data left as holes:
+-d 31 never reads them) into a scratch directory, read once to warm the page cache (a real
+/proc/vmcore is memory), then for every configuration and thread count:
+  - ours runs with MAKEDUMPFILE_RS_MEMFREE=180M (what a 256 MiB crashkernel leaves free)
+    and --show-stats, which gives its plan: cyclic buffer, pfns per cycle, cycles;
+  - makedumpfile runs with --cyclic-buffer set to that buffer, so it cycles as often;
+  - both outputs must be byte-identical (and identical across thread counts);
+  - wall, CPU (user+sys) and peak RSS come from GNU time; struct pages scanned per second
+    is RAM pages / wall, dumpable pages per second is the dump's pages / wall.
+Writes scale.md (table), scale.json (every run) and scale.png (time per GiB and peak RSS
+against RAM size). Run it with the drgn venv's python (matplotlib). 2 cores: two threads
+is the most that runs in parallel here.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.environ.get('MAKEDUMPFILE_RS_CACHE') or os.path.join(
+    os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'), 'makedumpfile-rs')
+BUDGET = '180M'
+
+
+def timed(argv, out_path, env=None):
+    """Run argv + [out_path] under GNU time; return (wall, cpu, rss KiB, stdout+stderr)."""
+    if os.path.exists(out_path):
+        os.unlink(out_path)
+    fig = out_path + '.time'
+    proc = subprocess.run(['/usr/bin/time', '-f', '%e %U %S %M', '-o', fig] + argv + [out_path],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    text = proc.stdout.decode(errors='replace')
+    with open(fig) as f:
+        wall, user, sys_, rss = f.read().split()[-4:]
+    os.unlink(fig)
+    if proc.returncode != 0:
+        raise SystemExit(f'FAILED ({proc.returncode}): {" ".join(argv)}\n{text[-2000:]}')
+    return float(wall), float(user) + float(sys_), int(rss), text
+
+
+def digest(path):
+    return subprocess.run(['sha256sum', path], capture_output=True, text=True, check=True).stdout.split()[0]
+
+
+def plan_of(stats):
+    """(cyclic buffer bytes, pfns per cycle, cycles, dumpable pages) from our --show-stats."""
+    buffer = int(re.search(r'Buffer size for the cyclic mode: (\d+)', stats).group(1))
+    m = re.search(r'pfns per cycle\s*:\s*(\d+) \((\d+) cycles\)', stats)
+    remaining = int(re.search(r'Remaining pages\s*:\s*0x([0-9a-f]+)', stats).group(1), 16)
+    return buffer, int(m.group(1)), int(m.group(2)), remaining
+
+
+def generate(size_gib, path, sample):
+    gen = os.path.join(ROOT, 'target', 'release', 'examples', 'large_vmcore')
+    out = subprocess.run([gen, '--ram-gib', str(size_gib), '--seed', '1', '--sample', sample,
+                          '--no-user-data', path], capture_output=True, text=True, check=True).stdout
+    facts = dict(kv.split('=') for kv in out.split())
+    with open(path, 'rb') as f:
+        while f.read(1 << 24):
+            pass
+    return {k: int(v) for k, v in facts.items()}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--sizes', default='16,64,256')
+    ap.add_argument('--configs', default='-l -d 31;-c -d 31')
+    ap.add_argument('--threads', default='0,2')
+    ap.add_argument('--runs', type=int, default=1)
+    ap.add_argument('--ours', default=os.path.join(ROOT, 'target', 'release', 'makedumpfile'))
+    ap.add_argument('--ref', default='/usr/bin/makedumpfile')
+    ap.add_argument('--sample', default=os.path.join(CACHE, 'vmcores', 'cloud-1g', 'vmcore'))
+    ap.add_argument('--out', default=os.path.join(ROOT, 'benches', 'results'))
+    ap.add_argument('--work', default=None, help='scratch directory (default: a new one in TMPDIR)')
+    ap.add_argument('--keep-vmcores', action='store_true')
+    args = ap.parse_args()
+    for path in (args.ours, args.ref, args.sample):
+        if not os.path.exists(path):
+            raise SystemExit(f'missing: {path}')
+    subprocess.run(['cargo', 'build', '--release', '-q', '-p', 'makedumpfile-benches',
+                    '--example', 'large_vmcore'], cwd=ROOT, check=True)
+    work = args.work or tempfile.mkdtemp(prefix='mdf-scale-')
+    os.makedirs(work, exist_ok=True)
+    ours_env = dict(os.environ, MAKEDUMPFILE_RS_MEMFREE=BUDGET)
+    results = []
+    for size in [int(s) for s in args.sizes.split(',')]:
+        vmcore = os.path.join(work, f'vmcore-{size}g')
+        facts = generate(size, vmcore, args.sample)
+        print(f'{size} GiB: {facts}', flush=True)
+        for opts in [c.split() for c in args.configs.split(';') if c.strip()]:
+            reference_digest = None
+            for n in [int(t) for t in args.threads.split(',')]:
+                extra = ['--num-threads', str(n)] if n else []
+                out = os.path.join(work, 'dump')
+                runs = {'ours': [], 'makedumpfile': []}
+                for _ in range(args.runs):
+                    wall, cpu, rss, text = timed([args.ours] + opts + extra + ['--show-stats', vmcore],
+                                                 out, ours_env)
+                    buffer, pfns_per_cycle, cycles, dumpable = plan_of(text)
+                    ours_digest = digest(out)
+                    runs['ours'].append((wall, cpu, rss))
+                    kib = max(1, buffer // 1024)
+                    wall, cpu, rss, _ = timed([args.ref] + opts + extra + ['--cyclic-buffer', str(kib), vmcore], out)
+                    runs['makedumpfile'].append((wall, cpu, rss))
+                    if digest(out) != ours_digest:
+                        raise SystemExit(f'{size} GiB {" ".join(opts)} threads {n}: outputs differ')
+                    if reference_digest not in (None, ours_digest):
+                        raise SystemExit(f'{size} GiB {" ".join(opts)}: output differs across threads')
+                    reference_digest = ours_digest
+                    os.unlink(out)
+                for tool, samples in runs.items():
+                    wall = statistics.median(s[0] for s in samples)
+                    row = {
+                        'ram_gib': size, 'tool': tool, 'options': ' '.join(opts), 'threads': n,
+                        'wall': wall, 'cpu': statistics.median(s[1] for s in samples),
+                        'rss_kib': max(s[2] for s in samples), 'cycles': cycles,
+                        'pfns_per_cycle': pfns_per_cycle, 'cyclic_buffer': buffer,
+                        'ram_pages': facts['ram_pages'], 'dumpable_pages': dumpable,
+                        'struct_pages_per_s': facts['ram_pages'] / wall,
+                        'dumpable_pages_per_s': dumpable / wall,
+                    }
+                    results.append(row)
+                    print(f"{size:4} GiB {tool:13} {row['options']:9} t={n}: {wall:7.2f} s "
+                          f"cpu {row['cpu']:7.2f} s rss {row['rss_kib']:7} KiB {cycles} cycles", flush=True)
+        if not args.keep_vmcores:
+            os.unlink(vmcore)
+    meta = {'budget': BUDGET, 'runs': args.runs, 'cpus': os.cpu_count(), 'machine': platform.machine(),
+            'sample': args.sample}
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, 'scale.json'), 'w') as f:
+        json.dump({'meta': meta, 'results': results}, f, indent=1)
+    write_markdown(os.path.join(args.out, 'scale.md'), meta, results)
+    plot(os.path.join(args.out, 'scale.png'), results)
+
+
+def find(results, **key):
+    return next(r for r in results if all(r[k] == v for k, v in key.items()))
+
+
+def write_markdown(path, meta, results):
+    lines = [
+        '# Scale benchmark: generated machines under a 256 MiB capture kernel\n',
+        f"Written by `benches/scale.py` ({meta['runs']} run(s) per cell, median; {meta['cpus']} cores, "
+        f"so more than 2 threads would be oversubscription). Ours plans its budget from "
+        f"`MAKEDUMPFILE_RS_MEMFREE={meta['budget']}`; makedumpfile 1.7.2 gets the `--cyclic-buffer` "
+        'that budget gives, so both run the same cycles. Every pair of outputs is byte-identical, '
+        'and identical across thread counts.\n',
+        '| RAM | options | threads | cycles | ours s | makedumpfile s | ratio | ours s/GiB | '
+        'ours CPU s | makedumpfile CPU s | ours RSS MiB | makedumpfile RSS MiB | '
+        'struct pages/s (ours) | dumpable pages/s (ours) |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ]
+    for r in results:
+        if r['tool'] != 'ours':
+            continue
+        ref = find(results, ram_gib=r['ram_gib'], tool='makedumpfile', options=r['options'],
+                   threads=r['threads'])
+        lines.append(
+            f"| {r['ram_gib']} GiB | `{r['options']}` | {r['threads']} | {r['cycles']} | {r['wall']:.2f} | "
+            f"{ref['wall']:.2f} | {r['wall'] / ref['wall']:.2f} | {r['wall'] / r['ram_gib']:.3f} | "
+            f"{r['cpu']:.2f} | {ref['cpu']:.2f} | {r['rss_kib'] / 1024:.1f} | {ref['rss_kib'] / 1024:.1f} | "
+            f"{r['struct_pages_per_s'] / 1e6:.1f} M | {r['dumpable_pages_per_s'] / 1e6:.2f} M |")
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+
+
+def plot(path, results):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, (time_ax, rss_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
+    keys = sorted({(r['tool'], r['options'], r['threads']) for r in results})
+    for tool, options, threads in keys:
+        rows = sorted((r for r in results if (r['tool'], r['options'], r['threads']) == (tool, options, threads)),
+                      key=lambda r: r['ram_gib'])
+        sizes = [r['ram_gib'] for r in rows]
+        style = '-' if tool == 'ours' else '--'
+        label = f'{tool} {options} t={threads}'
+        time_ax.plot(sizes, [r['wall'] / r['ram_gib'] for r in rows], style, marker='o', label=label)
+        rss_ax.plot(sizes, [r['rss_kib'] / 1024 for r in rows], style, marker='o', label=label)
+    for ax, title in ((time_ax, 'wall seconds per GiB of RAM'), (rss_ax, 'peak RSS (MiB)')):
+        ax.set_xscale('log', base=2)
+        ax.set_xlabel('RAM (GiB)')
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+    rss_ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
