@@ -161,7 +161,7 @@ def main():
                         'ram_gib': size, 'tool': tool, 'options': ' '.join(opts), 'threads': n,
                         'wall': wall, 'cpu': statistics.median(s[1] for s in samples),
                         'rss_kib': max(s[2] for s in samples), 'cycles': cycles,
-                        'exit': max(s[3] for s in samples),
+                        'exit': max(s[3] for s in samples), 'runs': args.runs,
                         'pfns_per_cycle': pfns_per_cycle, 'cyclic_buffer': buffer,
                         'ram_pages': facts['ram_pages'], 'dumpable_pages': dumpable,
                         'struct_pages_per_s': facts['ram_pages'] / wall,
@@ -191,7 +191,7 @@ def render(paths, out):
             data = json.load(f)
         meta = meta or dict(data['meta'])
         runs.add(data['meta']['runs'])
-        results += data['results']
+        results += [dict(r, runs=r.get('runs', data['meta']['runs'])) for r in data['results']]
     results.sort(key=lambda r: (r['ram_gib'], r['options'], r['threads'], r['tool'] != 'ours'))
     meta['runs'] = '/'.join(str(r) for r in sorted(runs))
     os.makedirs(out, exist_ok=True)
@@ -208,17 +208,17 @@ def find(results, **key):
 def write_markdown(path, meta, results):
     lines = [
         '# Scale benchmark: generated machines under a 256 MiB capture kernel\n',
-        f"Written by `benches/scale.py` ({meta['runs']} run(s) per cell, median; {meta['cpus']} cores, "
+        f"Written by `benches/scale.py` (median of the runs column; {meta['cpus']} cores, "
         f"so more than 2 threads would be oversubscription). Ours plans its budget from "
         f"`MAKEDUMPFILE_RS_MEMFREE={meta['budget']}`; makedumpfile 1.7.2 gets the `--cyclic-buffer` "
         'that budget gives, so both run the same cycles. Every pair of outputs is byte-identical, '
         'and identical across thread counts; a makedumpfile run that failed is shown with its exit '
         'status (1.7.2 aborts some threaded runs: "libgcc_s.so.1 must be installed for pthread_exit '
         'to work"), and its time is that of the failed run.\n',
-        '| RAM | options | threads | cycles | ours s | makedumpfile s | ratio | ours s/GiB | '
+        '| RAM | options | threads | runs | cycles | ours s | makedumpfile s | ratio | ours s/GiB | '
         'ours CPU s | makedumpfile CPU s | ours RSS MiB | makedumpfile RSS MiB | '
         'struct pages/s (ours) | dumpable pages/s (ours) |',
-        '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ]
     for r in results:
         if r['tool'] != 'ours':
@@ -227,7 +227,7 @@ def write_markdown(path, meta, results):
                    threads=r['threads'])
         ref_wall = f"{ref['wall']:.2f}" if ref.get('exit', 0) == 0 else f"{ref['wall']:.2f} (exit {ref['exit']})"
         lines.append(
-            f"| {r['ram_gib']} GiB | `{r['options']}` | {r['threads']} | {r['cycles']} | {r['wall']:.2f} | "
+            f"| {r['ram_gib']} GiB | `{r['options']}` | {r['threads']} | {r.get('runs', '')} | {r['cycles']} | {r['wall']:.2f} | "
             f"{ref_wall} | {r['wall'] / ref['wall']:.2f} | {r['wall'] / r['ram_gib']:.3f} | "
             f"{r['cpu']:.2f} | {ref['cpu']:.2f} | {r['rss_kib'] / 1024:.1f} | {ref['rss_kib'] / 1024:.1f} | "
             f"{r['struct_pages_per_s'] / 1e6:.1f} M | {r['dumpable_pages_per_s'] / 1e6:.2f} M |")
