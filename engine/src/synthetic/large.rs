@@ -392,9 +392,8 @@ impl KernelStructures {
         }
         let uts = k.alloc(1);
         let release = Generation::V6_1.osrelease();
-        for (i, byte) in utsname_bytes(release).into_iter().enumerate() {
-            k.page(uts + i as u64)[((uts + i as u64) % PS) as usize] = byte;
-        }
+        let name = utsname_bytes(release);
+        k.page(uts)[..name.len()].copy_from_slice(&name);
         k.keys = kernel_keys(&KernelLayout {
             generation: Generation::V6_1,
             five_level: false,
