@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """Check every dumpable page of a kdump-compressed file against the ELF core it came from.
 
-    /usr/bin/python3 scripts/kdump-pages-check.py SOURCE_ELF DUMP [REFERENCE_DUMP]
+    /usr/bin/python3 scripts/kdump-pages-check.py [--extra-pfn HEX]... SOURCE_ELF DUMP [REFERENCE_DUMP]
 
 - SOURCE_ELF: the ELF64 /proc/vmcore copy (scripts/make-vmcore.sh).
 - DUMP: a kdump-compressed ("KDUMP   ") file, not flattened: Debian's libkdumpfile 0.5.1
   cannot read flattened files (readers-and-tools.md §1.2); convert with `makedumpfile -R`.
 - REFERENCE_DUMP: optional; its dumpable set (2nd bitmap) must equal DUMP's, e.g. C
   makedumpfile's output for the same dump level.
+- --extra-pfn HEX: DUMP's set must be the reference's plus this pfn, which the reference
+  lacks (a protected page that makedumpfile dropped; tests/protected-pages.sh).
 
 Independent of our Rust code: the header and the 2nd bitmap are parsed here from the on-disk
 layout (readers-and-tools.md §0), the page bytes are decoded by libkdumpfile (a third-party
@@ -176,7 +178,11 @@ def set_diff_sample(a, b, n=MAX_REPORTED):
 
 
 def main(argv):
-    if len(argv) not in (3, 4):
+    extra = set()
+    while len(argv) > 2 and argv[1] == "--extra-pfn":
+        extra.add(int(argv[2], 16))
+        argv = argv[:1] + argv[3:]
+    if len(argv) not in (3, 4) or (extra and len(argv) != 4):
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         fail("usage: kdump-pages-check.py SOURCE_ELF DUMP [REFERENCE_DUMP]")
     try:
@@ -201,6 +207,9 @@ def main(argv):
         if ref.block_size != psize:
             problems.append(f"reference block_size {ref.block_size} != {psize}")
         ref_pfns = ref.dumpable_pfns()
+        if extra & set(ref_pfns):
+            problems.append(f"the reference holds the extra pfns {sorted(map(hex, extra & set(ref_pfns)))}")
+        ref_pfns = sorted(set(ref_pfns) | extra) if extra else ref_pfns
         if ref_pfns != pfns:
             only_dump = set_diff_sample(pfns, ref_pfns)
             only_ref = set_diff_sample(ref_pfns, pfns)

@@ -23,6 +23,8 @@ pub struct ExcludedPages {
     pub hwpoison: u64,
     /// Offline pages.
     pub offline: u64,
+    /// Protected pages kept although counted in a class above (our addition).
+    pub protected: u64,
 }
 
 impl ExcludedPages {
@@ -36,17 +38,20 @@ impl ExcludedPages {
             free: stats.free,
             hwpoison: stats.hwpoison,
             offline: stats.offline,
+            protected: stats.protected,
         }
     }
 
+    /// Excluded pages: every class, less the protected pages kept.
     fn total(&self) -> u64 {
-        self.zero
+        (self.zero
             + self.cache
             + self.cache_private
             + self.user
             + self.free
             + self.hwpoison
-            + self.offline
+            + self.offline)
+            .saturating_sub(self.protected)
     }
 }
 
@@ -102,7 +107,13 @@ pub fn print(messages: &Messages, summary: &DumpSummary, excluded: &ExcludedPage
     text += &format!("Total pages     : 0x{:016x}\n", summary.max_mapnr);
     text += &format!("Write bytes     : {}\n", summary.bytes_written);
     text.push('\n');
-    // Beyond makedumpfile's report: the time of each pass and the throughput.
+    // Beyond makedumpfile's report: pages kept by protection (counted in their class
+    // above, as makedumpfile would count them, and not in "Excluded pages"), the time of
+    // each pass and the throughput.
+    text += &format!(
+        "Protected pages : 0x{:016x} (kept although the dump level excludes them)\n",
+        excluded.protected
+    );
     let seconds = summary.writing_time.as_secs_f64().max(1e-9);
     let dumpable_mib = (summary.num_dumpable * summary.page_size) as f64 / (1 << 20) as f64;
     text += &format!(

@@ -38,6 +38,7 @@ internal_modules!(
     input,
     kernel_version,
     pipeline,
+    protect,
     split,
     vmcoreinfo,
 );

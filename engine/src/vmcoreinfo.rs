@@ -84,6 +84,21 @@ impl VmcoreInfo {
         parse_hex(self.get(&format!("SYMBOL({name})"))?)
     }
 
+    /// Every `SYMBOL(name)=hex` whose value parses, sorted by name (a stable order for
+    /// reports; the text's order is lost in parsing).
+    pub fn symbols(&self) -> Vec<(&str, u64)> {
+        let mut all: Vec<(&str, u64)> = self
+            .entries
+            .iter()
+            .filter_map(|(key, value)| {
+                let name = key.strip_prefix("SYMBOL(")?.strip_suffix(')')?;
+                Some((name, parse_hex(value)?))
+            })
+            .collect();
+        all.sort_unstable();
+        all
+    }
+
     /// `SIZE(name)`.
     pub fn size(&self, name: &str) -> Option<i64> {
         self.number_like("SIZE", name)

@@ -38,7 +38,7 @@ impl<'t, 'r> VirtualReader<'t, 'r> {
     }
 
     /// The leaf mapping `vaddr`, from the cache or by walking the tables.
-    fn leaf(&mut self, vaddr: u64) -> Result<Leaf> {
+    pub(crate) fn leaf(&mut self, vaddr: u64) -> Result<Leaf> {
         if let Some(leaf) = self
             .cache
             .iter()

@@ -19,6 +19,10 @@ use crate::input::PageReader;
 use crate::kernel_version::KernelVersion;
 use crate::vmcoreinfo::VmcoreInfo;
 
+#[path = "x86_64_tree.rs"]
+mod tree;
+pub use tree::TreeItem;
+
 /// `__START_KERNEL_map`: base of the kernel text mapping.
 pub const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
 /// `__PAGE_OFFSET` of kernels up to 2.6.26.

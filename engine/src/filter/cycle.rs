@@ -21,6 +21,12 @@ pub trait DumpableBits {
     fn clear(&mut self, pfn: u64) {
         self.clear_range(pfn, pfn + 1);
     }
+
+    /// Whether `pfn` is set (false outside the window).
+    fn get(&self, pfn: u64) -> bool;
+
+    /// Set one pfn inside the window (protected pages put back after filtering).
+    fn set(&mut self, pfn: u64);
 }
 
 impl DumpableBits for Bitmap {
@@ -31,6 +37,14 @@ impl DumpableBits for Bitmap {
     #[inline]
     fn clear(&mut self, pfn: u64) {
         Bitmap::clear(self, pfn);
+    }
+
+    fn get(&self, pfn: u64) -> bool {
+        Bitmap::get(self, pfn)
+    }
+
+    fn set(&mut self, pfn: u64) {
+        Bitmap::set(self, pfn);
     }
 }
 
@@ -76,6 +90,14 @@ impl CycleBitmap {
 impl DumpableBits for CycleBitmap {
     fn clear_range(&mut self, start: u64, end: u64) {
         self.fill_range(start, end, false);
+    }
+
+    fn get(&self, pfn: u64) -> bool {
+        CycleBitmap::get(self, pfn)
+    }
+
+    fn set(&mut self, pfn: u64) {
+        self.fill_range(pfn, pfn + 1, true);
     }
 }
 

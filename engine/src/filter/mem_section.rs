@@ -30,6 +30,9 @@ pub struct MemMapRange {
     pub pfn_end: u64,
     /// Kernel virtual address of the struct page of `pfn_start`.
     pub mem_map: u64,
+    /// Kernel virtual address of the section's `struct mem_section` (whose page readers
+    /// need to find `mem_map`, see `crate::protect`).
+    pub section: u64,
 }
 
 /// The memory model geometry makedumpfile derives before the walk.
@@ -213,6 +216,7 @@ impl SectionWalker {
                 pfn_start,
                 pfn_end,
                 mem_map,
+                section,
             });
         }
         Ok((!maps.is_empty()).then_some(maps))

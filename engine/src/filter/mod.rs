@@ -64,6 +64,7 @@ use crate::vmcoreinfo::VmcoreInfo;
 use cycle::PendingExclusion;
 use free_list::FreeLists;
 use page::PageRules;
+use crate::protect::ProtectedPages;
 
 /// The filter for one dump level of one vmcore.
 pub struct PageFilter<'m> {
@@ -76,6 +77,7 @@ pub struct PageFilter<'m> {
     scan_mem_map: bool,
     free_lists: Option<FreeLists>,
     pending: Option<PendingExclusion>,
+    protected: ProtectedPages,
 }
 
 impl std::fmt::Debug for PageFilter<'_> {
@@ -151,6 +153,20 @@ impl<'m> PageFilter<'m> {
             None
         };
 
+        let protected = if scan_mem_map || free_lists.is_some() {
+            let kernel = crate::protect::Kernel {
+                info,
+                translator: &translator,
+                mem_maps: &mem_maps,
+                struct_page_size: rules.struct_page_size() as u64,
+                page_size,
+            };
+            crate::protect::collect(&kernel, &mut *reader)
+        } else {
+            ProtectedPages::default()
+        };
+        drop(reader);
+
         Ok(PageFilter {
             memory,
             level,
@@ -161,6 +177,7 @@ impl<'m> PageFilter<'m> {
             scan_mem_map,
             free_lists,
             pending: None,
+            protected,
         })
     }
 
@@ -188,6 +205,11 @@ impl<'m> PageFilter<'m> {
         &self.translator
     }
 
+    /// The pages kept whatever the level (empty when the level excludes nothing).
+    pub fn protected(&self) -> &ProtectedPages {
+        &self.protected
+    }
+
     /// Whether [`PageFilter::exclude`] does anything at this level.
     pub fn excludes_anything(&self) -> bool {
         self.scan_mem_map || self.free_lists.is_some()
@@ -197,6 +219,9 @@ impl<'m> PageFilter<'m> {
     /// `stats`. `dumpable` may be a whole-range [`crate::bitmap::Bitmap`] or a
     /// [`CycleBitmap`] covering at least `cycle`. A block that extends past `cycle.end`
     /// is finished by the call for the cycle starting there.
+    ///
+    /// Protected pages ([`crate::protect`]) that the level's rules clear are set again
+    /// and counted in `stats.protected`.
     pub fn exclude(
         &mut self,
         reader: &mut dyn PageReader,
@@ -205,6 +230,20 @@ impl<'m> PageFilter<'m> {
         stats: &mut FilterStats,
     ) -> Result<()> {
         let cycle = cycle.start..cycle.end.min(self.max_mapnr);
+        let snapshot = self.protected.snapshot(&cycle, dumpable);
+        self.exclude_unprotected(reader, cycle, dumpable, stats)?;
+        snapshot.restore(dumpable, stats);
+        Ok(())
+    }
+
+    /// [`PageFilter::exclude`] without putting protected pages back.
+    fn exclude_unprotected(
+        &mut self,
+        reader: &mut dyn PageReader,
+        cycle: Range<u64>,
+        dumpable: &mut dyn DumpableBits,
+        stats: &mut FilterStats,
+    ) -> Result<()> {
         let carried = self.carried_into(&cycle);
         self.pending = self.scan_part(reader, cycle.clone(), carried, dumpable, stats)?;
         self.exclude_free_lists(reader, cycle, dumpable, stats)
@@ -243,6 +282,7 @@ impl<'m> PageFilter<'m> {
             let mut reader = self.memory.reader()?;
             return self.exclude(&mut *reader, cycle, dumpable, stats);
         }
+        let snapshot = self.protected.snapshot(&cycle, &*dumpable);
         let mut carried = self.carried_into(&cycle);
         let first_carry = carried.take();
         let this = &*self;
@@ -273,7 +313,9 @@ impl<'m> PageFilter<'m> {
         }
         self.pending = carried;
         let mut reader = self.memory.reader()?;
-        self.exclude_free_lists(&mut *reader, cycle, dumpable, stats)
+        self.exclude_free_lists(&mut *reader, cycle, dumpable, stats)?;
+        snapshot.restore(dumpable, stats);
+        Ok(())
     }
 
     /// The exclusion carried from the cycle before, if it ends where `cycle` starts.

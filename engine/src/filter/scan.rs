@@ -44,6 +44,7 @@ impl MemMapScanner<'_> {
         if start < clipped {
             self.dumpable.clear_range(start, clipped);
             self.stats.add(class, clipped - start);
+            self.stats.note_never_kept(class, start, clipped);
         }
     }
 
@@ -94,6 +95,7 @@ impl MemMapScanner<'_> {
                 Verdict::Exclude { class, pages: 1 } => {
                     self.dumpable.clear(pfn);
                     self.stats.add(class, 1);
+                    self.stats.note_never_kept(class, pfn, pfn + 1);
                     pfn += 1;
                 }
                 Verdict::Exclude { class, pages } => {

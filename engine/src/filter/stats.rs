@@ -1,5 +1,9 @@
 //! Counts of excluded pages per class, as makedumpfile's report prints them.
 
+use std::ops::Range;
+
+use crate::protect::KeptPage;
+
 /// Why a page was left out of the dump (one counter of makedumpfile's report each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExcludedClass {
@@ -56,6 +60,15 @@ pub struct FilterStats {
     pub invalid_free_order_count: u64,
     /// The first [`MAX_KEPT_WARNINGS`] of them, for the CLI to print.
     pub invalid_free_orders: Vec<InvalidFreeOrder>,
+    /// Protected pages the rules above would have excluded, kept (`crate::protect`);
+    /// they are also counted in their class, as makedumpfile would count them.
+    pub protected: u64,
+    /// The first [`crate::protect::MAX_LISTED_KEPT_PAGES`] of them, for the CLI to name.
+    pub protected_pages: Vec<KeptPage>,
+    /// Hwpoison and offline pfns of the cycle being filtered: excluded even when
+    /// protected (reading a poisoned page can stop the capture kernel; an offline page
+    /// has no content). Emptied after each cycle.
+    pub(crate) never_kept: Vec<Range<u64>>,
 }
 
 impl FilterStats {
@@ -95,10 +108,31 @@ impl FilterStats {
             self.warn_invalid_free_order(warning);
         }
         self.invalid_free_order_count += later.invalid_free_order_count - kept;
+        self.protected += later.protected;
+        for page in later.protected_pages {
+            if self.protected_pages.len() < crate::protect::MAX_LISTED_KEPT_PAGES {
+                self.protected_pages.push(page);
+            }
+        }
+        self.never_kept.extend(later.never_kept);
     }
 
-    /// Sum of all classes (makedumpfile adds the writer's zero pages to get "Excluded pages").
+    /// Remember that `[start, end)` was excluded as `class`, where that exclusion must
+    /// survive protection.
+    #[inline]
+    pub(crate) fn note_never_kept(&mut self, class: ExcludedClass, start: u64, end: u64) {
+        if matches!(class, ExcludedClass::Hwpoison | ExcludedClass::Offline) {
+            match self.never_kept.last_mut() {
+                Some(last) if last.end == start => last.end = end,
+                _ => self.never_kept.push(start..end),
+            }
+        }
+    }
+
+    /// Pages excluded: the sum of all classes less the protected pages kept
+    /// (makedumpfile adds the writer's zero pages to get "Excluded pages").
     pub fn total(&self) -> u64 {
-        self.cache + self.cache_private + self.user + self.free + self.hwpoison + self.offline
+        (self.cache + self.cache_private + self.user + self.free + self.hwpoison + self.offline)
+            .saturating_sub(self.protected)
     }
 }

@@ -51,7 +51,7 @@ pub(crate) fn of_vmcore(
     dump_level: u8,
     observer: &dyn ProgressObserver,
 ) -> Result<(DumpBitmaps, FilterStats)> {
-    match vmcore_filter(vmcore, name, dump_level)? {
+    match vmcore_filter(vmcore, name, dump_level, observer)? {
         Some(mut filter) => DumpBitmaps::filtered(vmcore, &mut filter, observer),
         None => Ok((
             DumpBitmaps::unfiltered(vmcore, vmcore.max_mapnr())?,
@@ -66,21 +66,32 @@ pub(crate) fn vmcore_filter<'v>(
     vmcore: &'v ElfVmcore,
     name: &str,
     dump_level: u8,
+    observer: &dyn ProgressObserver,
 ) -> Result<Option<PageFilter<'v>>> {
     match vmcore.vmcoreinfo() {
-        Some(info) => Ok(Some(
-            PageFilter::new(
+        Some(info) => {
+            let filter = PageFilter::new(
                 info,
                 vmcore,
                 vmcore.loads(),
                 DumpLevel::new(dump_level as u32)?,
             )
-            .map_err(|e| e.context(name))?,
-        )),
+            .map_err(|e| e.context(name))?;
+            describe_protected(&filter, observer);
+            Ok(Some(filter))
+        }
         None if dump_level <= 1 => Ok(None),
         None => Err(Error::invalid(format!(
             "{name}: Dump_level({dump_level}) needs VMCOREINFO, and the vmcore has none"
         ))),
+    }
+}
+
+/// The protected pages of `filter`, at the debug message level (none at levels that
+/// exclude nothing).
+fn describe_protected(filter: &PageFilter<'_>, observer: &dyn ProgressObserver) {
+    if filter.excludes_anything() {
+        observer.message(MessageKind::Debug, &filter.protected().describe());
     }
 }
 
@@ -124,6 +135,7 @@ pub(crate) fn of_dump(
             let mut filter =
                 PageFilter::new(info, memory, &text_load, DumpLevel::new(dump_level as u32)?)
                     .map_err(|e| e.context(name))?;
+            describe_protected(&filter, observer);
             DumpBitmaps::refiltered(memory, Some(&mut filter), observer)?
         }
         None if dump_level <= 1 => DumpBitmaps::refiltered(memory, None, observer)?,

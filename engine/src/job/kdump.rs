@@ -31,7 +31,7 @@ pub(super) fn write_from_elf(
     dump_level: u8,
     observer: &dyn ProgressObserver,
 ) -> Result<JobReport> {
-    let filter = bitmaps::vmcore_filter(vmcore, job.input_name(), dump_level)?;
+    let filter = bitmaps::vmcore_filter(vmcore, job.input_name(), dump_level, observer)?;
     let max_mapnr = filter
         .as_ref()
         .map_or(vmcore.max_mapnr(), |f| f.max_mapnr());

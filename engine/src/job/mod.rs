@@ -300,6 +300,7 @@ impl DumpJob {
                             ),
                         );
                     }
+                    report_protected(&report.stats, level, observer);
                     return Ok(report);
                 }
             }
@@ -399,4 +400,26 @@ impl DumpJob {
         );
         Ok(plan)
     }
+}
+
+/// Name the protected pages the dump level would have dropped (issue 17): a dump that
+/// keeps them differs from makedumpfile's, and the user should know which and why.
+fn report_protected(stats: &FilterStats, level: u8, observer: &dyn ProgressObserver) {
+    if stats.protected == 0 {
+        return;
+    }
+    let mut text = format!(
+        "Kept {} protected page(s) that dump level {level} would exclude (their struct page says excludable, analysis needs them):\n",
+        stats.protected
+    );
+    for page in &stats.protected_pages {
+        text += &format!("  pfn={:x}: {}\n", page.pfn, page.why);
+    }
+    if stats.protected > stats.protected_pages.len() as u64 {
+        text += &format!(
+            "  ... and {} more\n",
+            stats.protected - stats.protected_pages.len() as u64
+        );
+    }
+    observer.message(MessageKind::Common, &text);
 }
