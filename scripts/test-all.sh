@@ -50,6 +50,7 @@ if [[ -z ${QUICK:-} ]]; then
     stage "our binary as core_collector inside a capture kernel" tests/capture-kernel.sh --bin target/release/makedumpfile
     stage "Debian's kdump-tools runs our .deb after a panic (debootstrap guest)" tests/kdump-tools-e2e.sh
     stage "--mem-usage /proc/kcore on a live guest kernel vs makedumpfile" tests/mem-usage.sh --bin target/release/makedumpfile
+    stage "protected pages: makedumpfile issue 21 (idt_table) reproduced, crash opens ours" tests/protected-pages.sh
     stage "corrupted vmcores, streams and dumps" tests/corruption.sh
     stage "fuzz targets (${FUZZ_SECONDS:-30} s each)" fuzz/run.sh "${FUZZ_SECONDS:-30}"
 fi

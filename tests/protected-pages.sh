@@ -25,7 +25,8 @@
 #        page"), --show-stats counts it, and crash opens our dump: `sys` and
 #        `rd idt_table` work;
 #      - libkdumpfile: every page of our dump equals the edited core's, and our dumpable set
-#        is makedumpfile's plus exactly that pfn (scripts/kdump-pages-check.py --extra-pfn).
+#        is makedumpfile's plus exactly that pfn (scripts/kdump-pages-check.py --extra-pfn);
+#      - --num-threads 2 (the struct-page scan split between threads) writes the same bytes.
 # A missing tool, vmcore or debug vmlinux is a FAILURE, never a skip. Ends with
 # "N passed, M failed". Run time: ~1 min per profile (a copy of the core, 6 dumps and 4
 # crash sessions).
@@ -134,8 +135,12 @@ for profile in "${profiles[@]}"; do
         check "$profile $edit: libkdumpfile: our pages equal the core's, our set = makedumpfile's + pfn $pfn" \
             "$DEBIAN_PYTHON" "$ROOT/scripts/kdump-pages-check.py" --extra-pfn "$pfn" \
             "$dir/core" "$dir/ours.d" "$dir/ref.d"
+        rm -f "$dir/ours-t2.d"
+        "$BIN" -l -d 31 --num-threads 2 "$dir/core" "$dir/ours-t2.d" >/dev/null 2>&1
+        check "$profile $edit: the threaded struct-page scan keeps it too (same bytes)" \
+            cmp "$dir/ours.d" "$dir/ours-t2.d"
     done
-    rm -f "$dir/core" "$dir/ref.d" "$dir/ours.d"
+    rm -f "$dir/core" "$dir/ref.d" "$dir/ours.d" "$dir/ours-t2.d"
 done
 
 echo "$passed passed, $failed failed"
