@@ -54,6 +54,11 @@ ROOTFS=$TOOLCHAIN/$SUITE-root
 STAMP=$ROOTFS/.makedumpfile-rs-toolchain
 
 need_root
+if ! command -v debootstrap >/dev/null 2>&1; then
+    log "apt-get install debootstrap"
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap; } >&2 ||
+        die "apt-get install debootstrap failed"
+fi
 for c in debootstrap unshare chroot mount flock sha256sum cargo; do
     need_cmd "$c" "apt-get install debootstrap util-linux coreutils; cargo from rustup"
 done
@@ -111,14 +116,26 @@ if [[ ! -f $VENDOR/.complete ]]; then
     rm -rf "$VENDOR"
     cargo vendor --quiet --locked --manifest-path "$CHECKOUT/Cargo.toml" "$VENDOR" >/dev/null ||
         die "cargo vendor failed (network to crates.io?)"
-    touch "$VENDOR/.complete"
 fi
+# .complete's mtime is the last use: crates of lock files unused for 30 days go.
+touch "$VENDOR/.complete"
+find "$TOOLCHAIN/vendor" -mindepth 2 -maxdepth 2 -name .complete -mtime +30 -printf '%h\n' |
+    while read -r old; do log "removing $old (unused for 30 days)"; rm -rf "$old"; done
 
 # --- the build ---------------------------------------------------------------------------
 checkout_hash=$(printf '%s' "$CHECKOUT" | sha256sum | cut -c1-16)
 TARGET=$TOOLCHAIN/target/$checkout_hash
+# A fresh clone per CI run would leave one ~250 MB target dir each: drop the target dirs
+# of checkouts that no longer exist (each records its checkout's path).
+for d in "$TOOLCHAIN"/target/*/; do
+    [[ -f $d/.checkout && ! -d $(cat "$d/.checkout") ]] || continue
+    log "removing $d (its checkout $(cat "$d/.checkout") is gone)"
+    rm -rf "$d"
+done
+mkdir -p "$TARGET"
+printf '%s\n' "$CHECKOUT" >"$TARGET/.checkout"
 CARGO_HOME_DIR=$TOOLCHAIN/cargo-home
-mkdir -p "$TARGET" "$CARGO_HOME_DIR"
+mkdir -p "$CARGO_HOME_DIR"
 # Cargo reads the vendored sources instead of crates.io; no network in the build.
 cat >"$CARGO_HOME_DIR/config.toml" <<'EOF'
 [source.crates-io]

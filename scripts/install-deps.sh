@@ -26,6 +26,11 @@ done
 
 PKGS=(qemu-system-x86 busybox-static cpio kexec-tools e2fsprogs makedumpfile crash
       python3-libkdumpfile hyperfine xz-utils time gcc libc6-dev python3-venv)
+# --- aarch64 build (scripts/build-aarch64.sh, tests/aarch64-binary.sh) ---
+# debootstrap makes the trixie toolchain chroot; qemu-user-static runs the aarch64 binary
+# on this host; file and readelf (binutils) check that it is a static aarch64 executable.
+PKGS+=(debootstrap qemu-user-static file binutils)
+# --- end aarch64 build ---
 # gdb-add-index (package gdb) gives the debug vmlinux a .gdb_index; see --with-dbg below.
 ((WITH_DBG)) && PKGS+=(gdb binutils)
 
