@@ -71,6 +71,8 @@ flock 9
 # private mount namespace. Binds come from the BINDS array: "HOST_DIR:CHROOT_DIR[:ro]".
 BINDS=()
 in_chroot() {
+    # The script is expanded by the inner sh, with its own positional parameters.
+    # shellcheck disable=SC2016
     local script='set -e; r=$1; shift
         mount -t proc proc "$r/proc"
         mount --rbind /dev "$r/dev"

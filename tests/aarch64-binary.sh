@@ -88,10 +88,14 @@ check "missing vmcore: same message under qemu, status 1" fails_same nofile -l -
 same_dump() {
     local tag=$1; shift
     rm -f "$WORK/$tag.x86" "$WORK/$tag.a64"
+    local t0=$EPOCHREALTIME t1 t2
     "$X86" "$@" "$V" "$WORK/$tag.x86" >/dev/null || { echo "x86_64 dump failed"; return 1; }
-    local t0=$SECONDS
+    t1=$EPOCHREALTIME
     arm "$@" "$V" "$WORK/$tag.a64" >/dev/null || { echo "aarch64 dump failed"; return 1; }
-    echo "qemu-user run: $((SECONDS - t0)) s" | tee -a "$WORK/qemu-times"
+    t2=$EPOCHREALTIME
+    awk -v tag="$*" -v a="$t0" -v b="$t1" -v c="$t2" \
+        'BEGIN { printf "%s: x86_64 %.1f s, aarch64 under qemu-user %.1f s\n", tag, b - a, c - b }' |
+        tee -a "$WORK/times"
     [[ -s $WORK/$tag.x86 ]] || { echo "empty dump"; return 1; }
     cmp "$WORK/$tag.x86" "$WORK/$tag.a64" || return 1
     echo "identical: $(stat -c %s "$WORK/$tag.a64") bytes"
@@ -103,7 +107,7 @@ check "$PROFILE: -c -d 31 --num-threads 2: same bytes as x86_64" same_dump c31t2
 # once more on its own, so a miscompiled C library or a codec's arch-specific path shows.
 check "$PROFILE: -z -d 31: same bytes as x86_64" same_dump z31 -z -d 31
 check "$PROFILE: -p -d 31: same bytes as x86_64" same_dump p31 -p -d 31
-[[ -f $WORK/qemu-times ]] && log "qemu-user dump times: $(paste -sd' ' "$WORK/qemu-times")"
+[[ -f $WORK/times ]] && { log "dump times (wall):"; sed 's/^/    /' "$WORK/times" >&2; }
 
 for f in "${failures[@]}"; do echo "failed: $f"; done
 echo "$passed passed, $failed failed"
