@@ -16,15 +16,18 @@
 # (`-C target-feature=+crt-static`): nothing to copy beside it into a capture initramfs.
 #
 # Cache ($CACHE/aarch64-toolchain, reused by every later build):
-#   trixie-root/            the chroot (built once, ~1 GB; delete it to rebuild)
+#   trixie-root/            the chroot (built once, 1.5 GB; delete it to rebuild)
 #   vendor/<lock-hash>/     the crates of the checkout's Cargo.lock, fetched on the host
 #                           with `cargo vendor`; the chroot builds with --offline --locked
 #   target/<checkout-hash>/ cargo's target dir, one per checkout path (cargo's freshness
 #                           check compares mtimes, so two checkouts must not share one)
 # The checkout is bind-mounted read-only into the chroot, in a private mount namespace
-# (unshare), so no mount outlives the script, whatever way it ends.
-# Run time (2 shared cores): first run ~TODO min (chroot ~TODO, build ~TODO); later runs
-# ~TODO s when nothing changed.
+# (unshare), so no mount outlives the script, whatever way it ends. It is always /src
+# there, so the binary does not depend on where the checkout is (two clones at different
+# paths gave the same bytes).
+# Run time (2 cores shared with other work): first run 1.5 min on a quiet machine (chroot
+# 40 s, build 57 s), 9 min at load 10 (chroot 261 s, build 273 s); later runs 0.4 s when
+# nothing changed, ~45 s after an engine source file changed.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -92,7 +95,7 @@ in_chroot() {
 want_stamp="$SUITE ${CHROOT_PKGS[*]}"
 if [[ ! -f $STAMP || $(cat "$STAMP") != "$want_stamp" ]]; then
     start=$SECONDS
-    log "building the $SUITE toolchain chroot in $ROOTFS (once; ~1 GB)"
+    log "building the $SUITE toolchain chroot in $ROOTFS (once; 1.5 GB)"
     rm -rf "$ROOTFS"
     mkdir -p "$TOOLCHAIN/debootstrap-cache"
     debootstrap --variant=minbase --cache-dir="$TOOLCHAIN/debootstrap-cache" \
