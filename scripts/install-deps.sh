@@ -133,6 +133,12 @@ need_cmd gcc
 need_cmd xz
 need_cmd hyperfine
 need_file /usr/bin/time
+# --- aarch64 build ---
+need_cmd debootstrap
+need_cmd qemu-aarch64-static
+need_cmd file
+need_cmd readelf
+# --- end aarch64 build ---
 need_file /bin/busybox
 # grep the banner instead of trusting the exit status of `-v`.
 (makedumpfile -v 2>&1 || true) | grep -m1 'makedumpfile: version' >&2 || die "makedumpfile -v failed"
