@@ -26,6 +26,11 @@ done
 
 PKGS=(qemu-system-x86 busybox-static cpio kexec-tools e2fsprogs makedumpfile crash
       python3-libkdumpfile hyperfine xz-utils time gcc libc6-dev python3-venv)
+# --- aarch64 build (scripts/build-aarch64.sh, tests/aarch64-binary.sh) ---
+# debootstrap makes the trixie toolchain chroot; qemu-user-static runs the aarch64 binary
+# on this host; file and readelf (binutils) check that it is a static aarch64 executable.
+PKGS+=(debootstrap qemu-user-static file binutils)
+# --- end aarch64 build ---
 # gdb-add-index (package gdb) gives the debug vmlinux a .gdb_index; see --with-dbg below.
 ((WITH_DBG)) && PKGS+=(gdb binutils)
 
@@ -128,6 +133,12 @@ need_cmd gcc
 need_cmd xz
 need_cmd hyperfine
 need_file /usr/bin/time
+# --- aarch64 build ---
+need_cmd debootstrap
+need_cmd qemu-aarch64-static
+need_cmd file
+need_cmd readelf
+# --- end aarch64 build ---
 need_file /bin/busybox
 # grep the banner instead of trusting the exit status of `-v`.
 (makedumpfile -v 2>&1 || true) | grep -m1 'makedumpfile: version' >&2 || die "makedumpfile -v failed"
