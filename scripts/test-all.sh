@@ -41,6 +41,7 @@ stage "benchmarks compile" cargo bench --workspace --no-run
 stage "README figures match the recorded results" python3 benches/readme_tables.py --check
 if [[ -z ${QUICK:-} ]]; then
     stage "release build" cargo build --release -p makedumpfile-cli
+    stage "aarch64 binary (cross-built from Debian packages) under qemu-user: same bytes as x86_64" tests/aarch64-binary.sh
     stage "real vmcores vs makedumpfile 1.7.2 and readers" tests/real-vmcore.sh --profile cloud-1g --profile generic-2g
     stage "ELF output, split, reassemble, refilter vs makedumpfile" tests/parity2-real.sh
     stage "every mode × every option vs makedumpfile (exit, files, bytes, last line)" tests/matrix.sh
