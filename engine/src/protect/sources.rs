@@ -170,13 +170,23 @@ fn mem_map_and_sections(kernel: &Kernel<'_>, virt: &mut VirtualReader<'_, '_>, f
     }
 }
 
-/// The page at each `SYMBOL(name)` of VMCOREINFO.
+/// Largest `LENGTH(name)` of a symbol's pointer array believed (`node_data` has
+/// MAX_NUMNODES ≤ 1024 entries, the `mem_section` roots 2048 with 46-bit physical
+/// addresses and 2^19 with 52-bit ones).
+const MAX_SYMBOL_LENGTH: i64 = 1 << 20;
+
+/// The object at each `SYMBOL(name)` of VMCOREINFO: its page, or all of it when
+/// `LENGTH(name)` says it is an array (VMCOREINFO gives lengths only for the pointer
+/// arrays `node_data` and the `mem_section` roots, hence 8 bytes an entry).
 fn symbols(kernel: &Kernel<'_>, virt: &mut VirtualReader<'_, '_>, found: &mut Found) {
     for (name, vaddr) in kernel.info.symbols() {
         if vaddr == 0 {
             continue;
         }
-        found.virtual_range(virt, vaddr, 1, Protection::Symbol(name.to_string()));
+        let len = keys::length(kernel.info, name)
+            .filter(|&entries| (1..=MAX_SYMBOL_LENGTH).contains(&entries))
+            .map_or(1, |entries| entries as u64 * 8);
+        found.virtual_range(virt, vaddr, len, Protection::Symbol(name.to_string()));
     }
 }
 
