@@ -27,7 +27,9 @@
 #
 # Profiles (kernels from Debian, downloaded with a private apt configuration, see lib.sh):
 #   trixie-arm64      linux-image-6.12.*+deb13-arm64      4K pages, 1024 MB, kdump core
+#   trixie-arm64-va48 the same kernel on -cpu max,lpa2=off: 4K pages, 48-bit VA (4 levels)
 #   trixie-arm64-16k  linux-image-6.12.*+deb13-arm64-16k  16K pages, 1536 MB, kdump core
+#   trixie-arm64-16k-va47  the 16K kernel on -cpu max,lpa2=off: 47-bit VA (3 levels)
 #   bookworm-cloud-arm64-qemudump
 #                     linux-image-6.1.0-*-cloud-arm64     4K pages, 1024 MB. NOT a kdump core:
 #                     QEMU's dump-guest-memory of the live guest (-device vmcoreinfo, guest
@@ -76,7 +78,7 @@ while (($#)); do
         *) die "unknown argument: $1 (see --help)" ;;
     esac
 done
-[[ -n $PROFILE ]] || die "--profile is required (trixie-arm64|trixie-arm64-16k|bookworm-cloud-arm64-qemudump)"
+[[ -n $PROFILE ]] || die "--profile is required (trixie-arm64|trixie-arm64-va48|trixie-arm64-16k|trixie-arm64-16k-va47|bookworm-cloud-arm64-qemudump)"
 if [[ -z $COLLECTOR ]] && ((COLLECTOR_ARGS_SET || KEEP_VMCORE)); then
     die "--collector-args and --keep-vmcore need --collector"
 fi
@@ -89,6 +91,7 @@ fi
 # Workload knobs as in make-vmcore.sh (cloud-1g sizes; more for the bigger 16K guest).
 SOURCE=kdump
 KEXEC_ARGS=
+FIRST_EXTRA=
 DATA_RANDOM_MB=32; DATA_B64_MB=24; DATA_TEXT_MB=16
 SHM_RANDOM_MB=24; SHM_TEXT_MB=8; SHM_ZERO_MB=8
 MEMHOGS="48:48:32"
@@ -100,6 +103,12 @@ MACHINE=virt
 case $PROFILE in
     trixie-arm64)
         SUITE=trixie; FLAVOUR=arm64; MEM_MB=1024 ;;
+    trixie-arm64-va48)
+        # The same kernel on a CPU without LPA2 (QEMU's lpa2=off): 48-bit VA with 4 levels
+        # and the classic descriptor format, as on most arm64 hardware. With LPA2 (-cpu max)
+        # it runs 52-bit VA/PA, 5 levels, LPA2 descriptors. (Booting the LPA2 CPU with
+        # arm64.nolva instead: the capture kernel never printed a line after "Bye!".)
+        SUITE=trixie; FLAVOUR=arm64; MEM_MB=1024; CPU=max,pauth-impdef=on,lpa2=off ;;
     trixie-arm64-16k)
         # 1536 MB: the 16K kernel's bigger page tables and struct pages, and a core that is
         # not a copy of the 4K one; a heavier, more varied workload.
@@ -107,9 +116,19 @@ case $PROFILE in
         DATA_RANDOM_MB=48; DATA_B64_MB=48; DATA_TEXT_MB=48
         SHM_RANDOM_MB=32; SHM_TEXT_MB=32; SHM_ZERO_MB=16
         MEMHOGS="32:64:64 16:64:0 0:0:64" ;;
+    trixie-arm64-16k-va47)
+        # The 16K kernel without LPA2: 47-bit VA, 3 levels (what makedumpfile 1.7.x reads).
+        SUITE=trixie; FLAVOUR=arm64-16k; MEM_MB=1536; CPU=max,pauth-impdef=on,lpa2=off
+        DATA_RANDOM_MB=48; DATA_B64_MB=48; DATA_TEXT_MB=48
+        SHM_RANDOM_MB=32; SHM_TEXT_MB=32; SHM_ZERO_MB=16
+        MEMHOGS="32:64:64 16:64:0 0:0:64" ;;
+    bookworm-cloud-arm64)
+        # kdump attempt for 6.1 (see Findings); crashkernel placed explicitly mid-RAM.
+        SUITE=bookworm; FLAVOUR=cloud-arm64; MEM_MB=1024; CRASHKERNEL=${BOOKWORM_CRASHKERNEL:-256M@1408M}
+        CPU=${BOOKWORM_CPU:-$CPU} ;;
     bookworm-cloud-arm64-qemudump)
         SUITE=bookworm; FLAVOUR=cloud-arm64; MEM_MB=1024; SOURCE=qemu-dump ;;
-    *) die "unknown profile '$PROFILE' (trixie-arm64|trixie-arm64-16k|bookworm-cloud-arm64-qemudump)" ;;
+    *) die "unknown profile '$PROFILE' (trixie-arm64|trixie-arm64-va48|trixie-arm64-16k|trixie-arm64-16k-va47|bookworm-cloud-arm64-qemudump)" ;;
 esac
 [[ $SOURCE == kdump || -z $COLLECTOR ]] || die "--collector needs a kdump profile (no capture kernel in $PROFILE)"
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-1200}
@@ -288,7 +307,7 @@ QMP=$WORK/qmp.sock
 QEMU=(qemu-system-aarch64 -M "$MACHINE" -cpu "$CPU" -accel tcg -smp "$SMP" -m "$MEM_MB"
       -nodefaults -display none -no-reboot -device vmcoreinfo -serial "file:$SERIAL"
       -kernel "$VMLINUZ" -initrd "$WORK/initrd.gz"
-      -append "console=ttyAMA0 crashkernel=$CRASHKERNEL panic=1 quiet"
+      -append "console=ttyAMA0 crashkernel=$CRASHKERNEL panic=1 quiet${FIRST_EXTRA:+ $FIRST_EXTRA}"
       -drive "file=$DATA_IMG,if=none,id=data,format=raw,readonly=on" -device virtio-blk-pci,drive=data
       -drive "file=$OUT_IMG,if=none,id=out,format=raw" -device virtio-blk-pci,drive=out
       -qmp "unix:$QMP,server=on,wait=off")
@@ -380,6 +399,7 @@ cp "$KROOT/boot/config-$KVER" "$STAGE/config"
     echo "VA_BITS:      $(sed -n 's/^NUMBER(VA_BITS)=//p' "$STAGE/vmcoreinfo.txt"), TCR_EL1_T1SZ=$(sed -n 's/^NUMBER(TCR_EL1_T1SZ)=//p' "$STAGE/vmcoreinfo.txt")"
     echo "guest:        qemu-system-aarch64 -M $MACHINE -cpu $CPU (TCG), ${MEM_MB} MB, -smp $SMP, crashkernel=$CRASHKERNEL"
     echo "kexec:        kexec-tools 2.0.29 (trixie arm64), kexec -p ${KEXEC_ARGS:-(no extra options)}"
+    echo "first kernel: console=ttyAMA0 crashkernel=$CRASHKERNEL panic=1 quiet${FIRST_EXTRA:+ $FIRST_EXTRA}"
     echo "capture:      $CAPTURE_APPEND"
     echo "workload:     data ${DATA_RANDOM_MB}+${DATA_B64_MB}+${DATA_TEXT_MB} MB (random+b64+text), shm ${SHM_RANDOM_MB}+${SHM_TEXT_MB}+${SHM_ZERO_MB} MB, memhogs $MEMHOGS"
     echo "size:         $size bytes"
