@@ -26,6 +26,9 @@
 #       result.txt, serial.log).
 #
 # Profiles (kernels from Debian, downloaded with a private apt configuration, see lib.sh):
+#   bookworm-cloud-arm64  linux-image-6.1.0-*-cloud-arm64  4K pages, VA 48, 1024 MB, kdump core
+#                     (crashkernel=256M@1408M; /proc/kallsyms gets a `_text` line for kexec,
+#                     see Findings). The kernel Debian's makedumpfile 1.7.2 knows.
 #   trixie-arm64      linux-image-6.12.*+deb13-arm64      4K pages, 1024 MB, kdump core
 #   trixie-arm64-va48 the same kernel on -cpu max,lpa2=off: 4K pages, 48-bit VA (4 levels)
 #   trixie-arm64-16k  linux-image-6.12.*+deb13-arm64-16k  16K pages, 1536 MB, kdump core
@@ -42,8 +45,21 @@
 # Last stdout line: the vmcore path (copy mode) or the collector-out directory.
 # Environment: MAKEDUMPFILE_RS_CACHE (cache dir), QEMU_TIMEOUT (seconds, default 1200).
 #
-# Findings (issue 15, 2026-12-06, QEMU 7.2 TCG on 2 shared x86_64 cores):
-#   - see the end of this header, appended as they were made.
+# Findings (issue 15, 2026-12-06, QEMU 7.2 TCG on 2 shared x86_64 cores, load 7-11):
+#   - trixie 6.12 kernels on -cpu max run 52-bit VA with LPA2 (VMCOREINFO TCR_EL1_T1SZ=0xc,
+#     5 levels for 4K, 4 for 16K). With lpa2=off the same kernels run 48-bit (4K) or 47-bit
+#     (16K, 3 levels) VA. All four capture with kexec -p in 60-130 s of QEMU.
+#   - Booting the LPA2 CPU with arm64.nolva instead of lpa2=off: the capture kernel printed
+#     nothing after "Starting crashdump kernel... Bye!" (not pursued).
+#   - bookworm 6.1 (cloud-arm64): the /proc/vmcore of size ~2^64 seen before comes from
+#     kexec-tools, not from the kernel: 6.1's /proc/kallsyms has _stext but no _text, kexec
+#     says "Can't get the symbol of _text to calculate page_offset" and writes a "Kernel
+#     text" PT_LOAD with p_vaddr 0xffffffffffffffff and p_filesz 0xffffa54049aa0000 into the
+#     elfcorehdr (kexec -p -d). Giving kexec a /proc/kallsyms with `_text = _stext - 64K`
+#     (bind mount over a copy, guest-arm64/kexec-crash.sh) fixes the header.
+#   - makedumpfile vs these cores: scripts/build-makedumpfile-arm64.sh, tests/arm64-reference.sh.
+#   - QEMU's dump-guest-memory (profile bookworm-cloud-arm64-qemudump) is kept as the second
+#     source: a live guest, not a panic; not an input makedumpfile accepts.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -400,6 +416,8 @@ cp "$KROOT/boot/config-$KVER" "$STAGE/config"
     echo "guest:        qemu-system-aarch64 -M $MACHINE -cpu $CPU (TCG), ${MEM_MB} MB, -smp $SMP, crashkernel=$CRASHKERNEL"
     echo "kexec:        kexec-tools 2.0.29 (trixie arm64), kexec -p ${KEXEC_ARGS:-(no extra options)}"
     echo "first kernel: console=ttyAMA0 crashkernel=$CRASHKERNEL panic=1 quiet${FIRST_EXTRA:+ $FIRST_EXTRA}"
+    grep -a -m1 '^@@MKV KALLSYMS_TEXT_ADDED' "$STAGE/serial.log" | tr -d '\r' |
+        sed 's/^@@MKV KALLSYMS_TEXT_ADDED/kexec saw:    \/proc\/kallsyms + "_text" line (kernel lists none):/' || true
     echo "capture:      $CAPTURE_APPEND"
     echo "workload:     data ${DATA_RANDOM_MB}+${DATA_B64_MB}+${DATA_TEXT_MB} MB (random+b64+text), shm ${SHM_RANDOM_MB}+${SHM_TEXT_MB}+${SHM_ZERO_MB} MB, memhogs $MEMHOGS"
     echo "size:         $size bytes"

@@ -21,10 +21,16 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/scripts/lib.sh"
 
 # Which reference must read which core (findings of issue 15; see make-vmcore-arm64.sh):
-# the 52-bit VA cores of -cpu max use LPA2 descriptors, which no makedumpfile release or
-# master decodes ("vaddr_to_paddr_arm64: Can't read pud"); only the 48-bit core is read.
+# - makedumpfile 1.7.2-1.7.9 choose the page-table layout from the kernel's configured
+#   VA_BITS (52 for every trixie arm64 flavour) and refuse "PAGE SIZE ... and VA Bits 52";
+#   master uses the runtime size (TCR_EL1_T1SZ) and reads the lpa2=off cores;
+# - the -cpu max cores (52-bit VA and PA, LPA2 descriptors) defeat master's page-table walk
+#   ("vaddr_to_paddr_arm64: Can't read p4d/pud"): no reference reads them (yet);
+# - bookworm's 6.1 (VA_BITS 48) is read by every version.
 declare -A ACCEPT=(
-    [trixie-arm64-va48]="debian-1.7.2 debian-1.7.8 1.7.9 master"
+    [trixie-arm64-va48]="master"
+    [trixie-arm64-16k-va47]="master"
+    [bookworm-cloud-arm64]="debian-1.7.2 debian-1.7.8 1.7.9 master"
 )
 PROFILES=()
 MATRIX=0
@@ -36,7 +42,7 @@ while (($#)); do
         *) die "unknown argument: $1" ;;
     esac
 done
-((${#PROFILES[@]})) || PROFILES=(trixie-arm64-va48)
+((${#PROFILES[@]})) || PROFILES=(bookworm-cloud-arm64 trixie-arm64-va48 trixie-arm64-16k-va47)
 need_cmd qemu-aarch64-static "run scripts/install-deps.sh --arm64"
 "$DEBIAN_PYTHON" -c 'import kdumpfile' || die "python3-libkdumpfile missing (scripts/install-deps.sh)"
 "$DRGN_PYTHON" -c 'import drgn' || die "drgn missing in $CACHE/venv (scripts/install-deps.sh)"
