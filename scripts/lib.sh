@@ -228,3 +228,92 @@ with open(sys.argv[1], "rb") as f:
 sys.exit(f"{sys.argv[1]}: no VMCOREINFO note")
 PY
 }
+
+# --- pieces of the vmcore harness shared by make-vmcore.sh's design and make-vmcore-arm64.sh -
+# (make-vmcore.sh still has its own copies; switching it to these is a mechanical follow-up.)
+
+# build_data_disk IMG RANDOM_MB B64_MB TEXT_MB: an ext4 image of files at three entropy
+# levels (random = raw fallback, base64 ~75%, decimal text), read into the guest's page cache.
+build_data_disk() {
+    local img=$1 random_mb=$2 b64_mb=$3 text_mb=$4 d=$1.d i total_mb
+    log "building data disk ($((random_mb + b64_mb + text_mb)) MB of files)"
+    rm -rf "$d"; mkdir -p "$d"
+    for ((i = 0; i < random_mb / 8; i++)); do head -c 8M /dev/urandom >"$d/random.$i"; done
+    head -c $((b64_mb * 3 / 4))M /dev/urandom | base64 >"$d/b64.txt"
+    seq 1 100000000 | head -c "${text_mb}M" >"$d/seq.txt" || true  # SIGPIPE on seq
+    total_mb=$(du -sm "$d" | cut -f1)
+    truncate -s 0 "$img.tmp"
+    truncate -s $((total_mb * 5 / 4 + 32))M "$img.tmp"
+    mkfs.ext4 -q -F -L mkvmcore-data -d "$d" "$img.tmp"
+    mv "$img.tmp" "$img"
+    rm -rf "$d"
+}
+
+# extract_out_disk IMG DIR: every regular file at the top of the ext4 image IMG into DIR.
+extract_out_disk() {
+    local img=$1 dir=$2 mode name
+    # `ls -p` lines: /ino/mode/uid/gid/name/size/ ; regular files have mode 100xxx.
+    while IFS=/ read -r _ _ mode _ _ name _; do
+        [[ $mode == 100* ]] || continue
+        debugfs -R "dump -p /$name $dir/$name" "$img" 2>/dev/null
+        [[ -f $dir/$name ]] || die "debugfs could not extract /$name from $img"
+    done < <(debugfs -R 'ls -p /' "$img" 2>/dev/null)
+}
+
+# collector_result PROFILE_TEXT COLLECTOR_TEXT: result.txt of a collector-mode run, from
+# $SERIAL, $RESULT_DIR/time.txt and the globals COLLECTOR_CMD, crc, KEEP_VMCORE, size.
+collector_result() {
+    local maxrss elapsed kept
+    maxrss=$(grep -a 'Maximum resident set size' "$RESULT_DIR/time.txt" 2>/dev/null | awk '{print $NF}' || true)
+    elapsed=$(grep -a 'Elapsed (wall clock)' "$RESULT_DIR/time.txt" 2>/dev/null | awk '{print $NF}' || true)
+    echo "profile:      $1"
+    echo "collector:    $2"
+    echo "command:      $COLLECTOR_CMD"
+    echo "exit code:    $crc"
+    if ((KEEP_VMCORE)); then
+        kept=$(grep -a -m1 '^@@MKV KEPT_VMCORE' "$SERIAL" | awk '{print $3}' | tr -d '\r')
+        echo "source core:  $RESULT_DIR/${kept:-vmcore}"
+    fi
+    echo "capture cpus: $(grep -a -m1 '^@@MKV CAPTURE_CPUS' "$SERIAL" | awk '{print $3}' | tr -d '\r')"
+    echo "capture cmdline: $(grep -a -m1 '^@@MKV CAPTURE_CMDLINE' "$SERIAL" | cut -d' ' -f3- | tr -d '\r')"
+    echo "max RSS kB:   ${maxrss:-unknown}"
+    echo "elapsed:      ${elapsed:-unknown} (inside TCG guest)"
+    echo "vmcore size:  $size"
+    grep -a -m1 '^@@MKV CAPTURE_MEM' "$SERIAL" | sed 's/^@@MKV CAPTURE_MEM/capture meminfo:/' | tr -d '\r'
+    echo "created:      $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+}
+
+# collector_script ROOT ARGS: ROOT/etc/collector.sh from --collector-args text (make-vmcore.sh
+# documents the rules: {vmcore}/{out}; a tail naming /proc/vmcore is the whole command, else
+# "ARGS /proc/vmcore /out/dump"). Sets COLLECTOR_CMD. A file, not a conf variable: ARGS may
+# hold quotes, pipes and redirections.
+collector_script() {
+    local args=${2//\{vmcore\}//proc/vmcore}
+    args=${args//\{out\}//out}
+    if [[ $args == */proc/vmcore* ]]; then
+        COLLECTOR_CMD="collector $args"
+    else
+        COLLECTOR_CMD="collector $args /proc/vmcore /out/dump"
+    fi
+    printf '#!/bin/sh\nset -o pipefail\ncd /out\n%s\n' "$COLLECTOR_CMD" >"$1/etc/collector.sh"
+    log "collector command: $COLLECTOR_CMD"
+}
+
+# guest_conf ROOT [EXTRA-LINE...]: ROOT/etc/mkvmcore.conf, the settings scripts/guest/init.sh
+# reads, from the globals of the same names (MODULES from KMOD_ORDER).
+guest_conf() {
+    local root=$1
+    shift
+    {
+        echo "MODE=$MODE"
+        echo "KEEP_VMCORE=$KEEP_VMCORE"
+        echo "MODULES='${KMOD_ORDER[*]}'"
+        echo "SHM_RANDOM_MB=$SHM_RANDOM_MB"
+        echo "SHM_TEXT_MB=$SHM_TEXT_MB"
+        echo "SHM_ZERO_MB=$SHM_ZERO_MB"
+        echo "MEMHOGS='$MEMHOGS'"
+        echo "SETTLE_SECONDS=$SETTLE_SECONDS"
+        echo "CAPTURE_APPEND='$CAPTURE_APPEND'"
+        printf '%s\n' "$@"
+    } >"$root/etc/mkvmcore.conf"
+}

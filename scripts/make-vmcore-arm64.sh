@@ -251,30 +251,11 @@ COLLECTOR_CMD=
 if [[ $MODE == collector ]]; then
     arm64_copy_with_libs "$COLLECTOR" "${COLLECTOR_SYSROOT:-/nonexistent}" "$ROOT" /bin/collector
     arm64_copy_with_libs "$GUEST_SYSROOT/usr/bin/time" "$GUEST_SYSROOT" "$ROOT" /usr/bin/time
-    args=${COLLECTOR_ARGS//\{vmcore\}//proc/vmcore}
-    args=${args//\{out\}//out}
-    if [[ $args == */proc/vmcore* ]]; then
-        COLLECTOR_CMD="collector $args"
-    else
-        COLLECTOR_CMD="collector $args /proc/vmcore /out/dump"
-    fi
-    printf '#!/bin/sh\nset -o pipefail\ncd /out\n%s\n' "$COLLECTOR_CMD" >"$ROOT/etc/collector.sh"
-    log "collector command: $COLLECTOR_CMD"
+    collector_script "$ROOT" "$COLLECTOR_ARGS"
 fi
 
-cat >"$ROOT/etc/mkvmcore.conf" <<EOF
-MODE=$MODE
-KEEP_VMCORE=$KEEP_VMCORE
-MODULES='${KMOD_ORDER[*]}'
-SHM_RANDOM_MB=$SHM_RANDOM_MB
-SHM_TEXT_MB=$SHM_TEXT_MB
-SHM_ZERO_MB=$SHM_ZERO_MB
-MEMHOGS='$MEMHOGS'
-SETTLE_SECONDS=$SETTLE_SECONDS
-CAPTURE_APPEND='$CAPTURE_APPEND'
-KEXEC_ARGS='$KEXEC_ARGS'
-export LD_LIBRARY_PATH=/lib/aarch64-linux-gnu:/lib
-EOF
+# KEXEC_ARGS for guest-arm64/kexec-crash.sh; LD_LIBRARY_PATH for the dynamic aarch64 tools.
+guest_conf "$ROOT" "KEXEC_ARGS='$KEXEC_ARGS'" "export LD_LIBRARY_PATH=/lib/aarch64-linux-gnu:/lib"
 mkcpio "$ROOT" >"$WORK/capture.cpio.gz"
 
 # First kernel = capture image + kernel, capture image, memhog, kexec (and its libraries).
@@ -293,20 +274,7 @@ log "initramfs: capture $(du -h "$WORK/capture.cpio.gz" | cut -f1), first $(du -
 
 # --- disks -----------------------------------------------------------------------------------
 DATA_IMG=$BUILD/data.img
-if [[ ! -s $DATA_IMG ]]; then
-    log "building data disk ($((DATA_RANDOM_MB + DATA_B64_MB + DATA_TEXT_MB)) MB of files)"
-    d=$BUILD/data.d
-    rm -rf "$d"; mkdir -p "$d"
-    for ((i = 0; i < DATA_RANDOM_MB / 8; i++)); do head -c 8M /dev/urandom >"$d/random.$i"; done
-    head -c $((DATA_B64_MB * 3 / 4))M /dev/urandom | base64 >"$d/b64.txt"
-    seq 1 100000000 | head -c "${DATA_TEXT_MB}M" >"$d/seq.txt" || true  # SIGPIPE on seq
-    total_mb=$(du -sm "$d" | cut -f1)
-    truncate -s 0 "$DATA_IMG.tmp"
-    truncate -s $((total_mb * 5 / 4 + 32))M "$DATA_IMG.tmp"
-    mkfs.ext4 -q -F -L mkvmcore-data -d "$d" "$DATA_IMG.tmp"
-    mv "$DATA_IMG.tmp" "$DATA_IMG"
-    rm -rf "$d"
-fi
+[[ -s $DATA_IMG ]] || build_data_disk "$DATA_IMG" "$DATA_RANDOM_MB" "$DATA_B64_MB" "$DATA_TEXT_MB"
 OUT_IMG=$WORK/out.img
 truncate -s $(((1 + KEEP_VMCORE) * MEM_MB + 512))M "$OUT_IMG"
 [[ $MODE == copy ]] || mkfs.ext4 -q -F -L mkvmcore-out "$OUT_IMG"
@@ -361,14 +329,6 @@ failed() {
     tail -n 60 "$SERIAL" >&2
     exit 1
 }
-extract_out_disk() {  # IMG DIR: every regular file at the top of the ext4 image
-    local img=$1 dir=$2 mode name
-    while IFS=/ read -r _ _ mode _ _ name _; do
-        [[ $mode == 100* ]] || continue
-        debugfs -R "dump -p /$name $dir/$name" "$img" 2>/dev/null
-        [[ -f $dir/$name ]] || failed "debugfs could not extract /$name"
-    done < <(debugfs -R 'ls -p /' "$img" 2>/dev/null)
-}
 ((qrc == 124)) && failed "QEMU timed out after ${QEMU_TIMEOUT}s"
 ((qrc == 0)) || failed "QEMU (or the QMP dump) exited with status $qrc"
 grep -aq '^@@MKV FAIL' "$SERIAL" && failed "guest reported a failure"
@@ -381,7 +341,16 @@ if [[ $SOURCE == kdump ]]; then
 fi
 
 if [[ $MODE == collector ]]; then
-    . "$SCRIPTS_DIR/guest-arm64/collector-result.sh"
+    crc=$(grep -a -m1 '^@@MKV COLLECTOR_DONE' "$SERIAL" | sed 's/.*rc=//' | tr -d '\r')
+    [[ $crc =~ ^[0-9]+$ ]] || failed "collector did not report completion"
+    extract_out_disk "$OUT_IMG" "$RESULT_DIR"
+    collector_result "$PROFILE ($KVER, ${MEM_MB} MB, crashkernel=$CRASHKERNEL, aarch64 TCG)" \
+        "$COLLECTOR${COLLECTOR_SYSROOT:+ (libraries from $COLLECTOR_SYSROOT)}" >"$RESULT_DIR/result.txt"
+    cat "$RESULT_DIR/result.txt" >&2
+    ls -l "$RESULT_DIR" >&2
+    rm -rf "$WORK"
+    ((crc == 0)) || { warn "collector exited with $crc (see $RESULT_DIR/collector.log)"; echo "$RESULT_DIR"; exit 1; }
+    echo "$RESULT_DIR"
     exit 0
 fi
 
