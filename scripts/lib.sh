@@ -260,10 +260,10 @@ extract_out_disk() {
     done < <(debugfs -R 'ls -p /' "$img" 2>/dev/null)
 }
 
-# collector_result PROFILE_TEXT COLLECTOR_TEXT: result.txt of a collector-mode run, from
-# $SERIAL, $RESULT_DIR/time.txt and the globals COLLECTOR_CMD, crc, KEEP_VMCORE, size.
+# collector_result PROFILE_TEXT COLLECTOR_TEXT EXIT_CODE VMCORE_SIZE: result.txt of a
+# collector-mode run, from $SERIAL, $RESULT_DIR/time.txt, $COLLECTOR_CMD and $KEEP_VMCORE.
 collector_result() {
-    local maxrss elapsed kept
+    local maxrss elapsed kept crc=$3 size=$4
     maxrss=$(grep -a 'Maximum resident set size' "$RESULT_DIR/time.txt" 2>/dev/null | awk '{print $NF}' || true)
     elapsed=$(grep -a 'Elapsed (wall clock)' "$RESULT_DIR/time.txt" 2>/dev/null | awk '{print $NF}' || true)
     echo "profile:      $1"
@@ -301,6 +301,7 @@ collector_script() {
 
 # guest_conf ROOT [EXTRA-LINE...]: ROOT/etc/mkvmcore.conf, the settings scripts/guest/init.sh
 # reads, from the globals of the same names (MODULES from KMOD_ORDER).
+# shellcheck disable=SC2153  # MODE and the others are the caller's globals
 guest_conf() {
     local root=$1
     shift

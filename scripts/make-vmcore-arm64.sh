@@ -57,7 +57,18 @@
 #     text" PT_LOAD with p_vaddr 0xffffffffffffffff and p_filesz 0xffffa54049aa0000 into the
 #     elfcorehdr (kexec -p -d). Giving kexec a /proc/kallsyms with `_text = _stext - 64K`
 #     (bind mount over a copy, guest-arm64/kexec-crash.sh) fixes the header.
-#   - makedumpfile vs these cores: scripts/build-makedumpfile-arm64.sh, tests/arm64-reference.sh.
+#   - makedumpfile on these cores (tests/arm64-reference.sh --matrix; qemu-user on the host):
+#       bookworm-cloud-arm64 (4K, VA 48)          : Debian 1.7.2, Debian 1.7.8, 1.7.9, master
+#       trixie-arm64-va48 / -16k-va47 (lpa2=off)   : master only; 1.7.x refuse "PAGE SIZE 0x1000
+#                                                    (0x4000) and VA Bits 52 not supported" (they
+#                                                    take the configured VA_BITS, not T1SZ)
+#       trixie-arm64 / -16k (52-bit VA, LPA2)      : none; master stops at "vaddr_to_paddr_arm64:
+#                                                    Can't read p4d" (4K) / "Can't read pud" (16K)
+#     libkdumpfile (bookworm's python3-libkdumpfile) and drgn 0.3.0 read init_uts_ns from the
+#     memory of every core above, LPA2 ones included.
+#   - The aarch64 makedumpfiles also run inside the capture kernel (collector mode): master
+#     -l -d 31 on trixie-arm64-va48 in 2.0 s of guest time; Debian 1.7.2 -c --num-threads 2
+#     with nr_cpus=2 on bookworm-cloud-arm64 in 15 s.
 #   - QEMU's dump-guest-memory (profile bookworm-cloud-arm64-qemudump) is kept as the second
 #     source: a live guest, not a panic; not an input makedumpfile accepts.
 set -euo pipefail
@@ -148,6 +159,7 @@ case $PROFILE in
 esac
 [[ $SOURCE == kdump || -z $COLLECTOR ]] || die "--collector needs a kdump profile (no capture kernel in $PROFILE)"
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-1200}
+# shellcheck disable=SC2034  # read by guest_conf (lib.sh)
 SETTLE_SECONDS=3
 # nr_cpus: as on x86_64; panic=1 with -no-reboot ends QEMU if the capture kernel dies.
 CAPTURE_APPEND="console=ttyAMA0 irqpoll nr_cpus=$CAPTURE_CPUS reset_devices panic=1${CAPTURE_EXTRA:+ $CAPTURE_EXTRA}"
@@ -170,6 +182,12 @@ else
 fi
 if [[ $MODE != collector && -s $VMCORE ]] && ((FORCE == 0)); then
     log "cached vmcore (use --force to regenerate)"
+    if ((WITH_DBG)) && [[ ! -e $VMCORE_DIR/vmlinux ]]; then
+        # Add the debug kernel beside the cached core; the core itself is not touched.
+        KVER=$(cat "$VMCORE_DIR/osrelease")
+        . "$SCRIPTS_DIR/guest-arm64/dbg-vmlinux.sh"
+        dbg_vmlinux_into "$VMCORE_DIR"
+    fi
     echo "$VMCORE"
     exit 0
 fi
@@ -247,6 +265,7 @@ done
 for m in "${KMOD_ORDER[@]}"; do kmods_cat "${KMOD_FILE[$m]}" >"$ROOT/lib/modules/$m.ko"; done
 install -m 0755 "$SCRIPTS_DIR/guest/init.sh" "$ROOT/init"
 
+# shellcheck disable=SC2034  # set by collector_script, read by collector_result (lib.sh)
 COLLECTOR_CMD=
 if [[ $MODE == collector ]]; then
     arm64_copy_with_libs "$COLLECTOR" "${COLLECTOR_SYSROOT:-/nonexistent}" "$ROOT" /bin/collector
@@ -288,6 +307,7 @@ else
 fi
 : >"$SERIAL"
 QMP=$WORK/qmp.sock
+# shellcheck disable=SC2054  # the commas are QEMU's -device/-drive syntax
 QEMU=(qemu-system-aarch64 -M "$MACHINE" -cpu "$CPU" -accel tcg -smp "$SMP" -m "$MEM_MB"
       -nodefaults -display none -no-reboot -device vmcoreinfo -serial "file:$SERIAL"
       -kernel "$VMLINUZ" -initrd "$WORK/initrd.gz"
@@ -345,7 +365,8 @@ if [[ $MODE == collector ]]; then
     [[ $crc =~ ^[0-9]+$ ]] || failed "collector did not report completion"
     extract_out_disk "$OUT_IMG" "$RESULT_DIR"
     collector_result "$PROFILE ($KVER, ${MEM_MB} MB, crashkernel=$CRASHKERNEL, aarch64 TCG)" \
-        "$COLLECTOR${COLLECTOR_SYSROOT:+ (libraries from $COLLECTOR_SYSROOT)}" >"$RESULT_DIR/result.txt"
+        "$COLLECTOR${COLLECTOR_SYSROOT:+ (libraries from $COLLECTOR_SYSROOT)}" "$crc" "$size" \
+        >"$RESULT_DIR/result.txt"
     cat "$RESULT_DIR/result.txt" >&2
     ls -l "$RESULT_DIR" >&2
     rm -rf "$WORK"
@@ -383,11 +404,13 @@ cp "$KROOT/boot/config-$KVER" "$STAGE/config"
     echo "page size:    $(sed -n 's/^PAGESIZE=//p' "$STAGE/vmcoreinfo.txt")"
     echo "VA_BITS:      $(sed -n 's/^NUMBER(VA_BITS)=//p' "$STAGE/vmcoreinfo.txt"), TCR_EL1_T1SZ=$(sed -n 's/^NUMBER(TCR_EL1_T1SZ)=//p' "$STAGE/vmcoreinfo.txt")"
     echo "guest:        qemu-system-aarch64 -M $MACHINE -cpu $CPU (TCG), ${MEM_MB} MB, -smp $SMP, crashkernel=$CRASHKERNEL"
-    echo "kexec:        kexec-tools 2.0.29 (trixie arm64), kexec -p ${KEXEC_ARGS:-(no extra options)}"
     echo "first kernel: console=ttyAMA0 crashkernel=$CRASHKERNEL panic=1 quiet${FIRST_EXTRA:+ $FIRST_EXTRA}"
-    grep -a -m1 '^@@MKV KALLSYMS_TEXT_ADDED' "$STAGE/serial.log" | tr -d '\r' |
-        sed 's/^@@MKV KALLSYMS_TEXT_ADDED/kexec saw:    \/proc\/kallsyms + "_text" line (kernel lists none):/' || true
-    echo "capture:      $CAPTURE_APPEND"
+    if [[ $SOURCE == kdump ]]; then
+        echo "kexec:        kexec-tools 2.0.29 (trixie arm64), kexec -p ${KEXEC_ARGS:-(no extra options)}"
+        grep -a -m1 '^@@MKV KALLSYMS_TEXT_ADDED' "$STAGE/serial.log" | tr -d '\r' |
+            sed 's/^@@MKV KALLSYMS_TEXT_ADDED/kexec saw:    \/proc\/kallsyms + "_text" line (kernel lists none):/' || true
+        echo "capture:      $CAPTURE_APPEND"
+    fi
     echo "workload:     data ${DATA_RANDOM_MB}+${DATA_B64_MB}+${DATA_TEXT_MB} MB (random+b64+text), shm ${SHM_RANDOM_MB}+${SHM_TEXT_MB}+${SHM_ZERO_MB} MB, memhogs $MEMHOGS"
     echo "size:         $size bytes"
     echo "created:      $(date -u +%Y-%m-%dT%H:%M:%SZ)"

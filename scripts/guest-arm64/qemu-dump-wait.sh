@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # First-kernel script (scripts/guest/init.sh MODE=first-kernel) for the "qemu-dump" source of
 # scripts/make-vmcore-arm64.sh: the workload is in place; tell the host on the console, which
 # then runs QMP dump-guest-memory on this live guest and quits QEMU. qemu_fw_cfg is loaded
