@@ -13,6 +13,10 @@
 #   the kernel's utsname release from MEMORY (init_uts_ns, translated through the core's page
 #   tables) equal to that OSRELEASE, with the same max_pfn in both;
 #   drgn ($CACHE/venv) reads the same release from the -l dump.
+# --in-capture REF: also boot each profile again and run REF (-l -d 31 --num-threads 2,
+# nr_cpus=2) INSIDE the arm64 capture kernel (make-vmcore-arm64.sh collector mode); the dump
+# must read back with libkdumpfile with the vmcore's release and max_pfn (each boot is a new
+# core, but the same kernel and machine size). About 1.5 min of TCG per profile.
 # --matrix also runs `-l -d 31` of every other reference on every core and prints which one
 # accepts which core (informative: a rejection there is not a failure).
 # A table of exit codes and seconds is printed last.
@@ -34,10 +38,12 @@ declare -A ACCEPT=(
 )
 PROFILES=()
 MATRIX=0
+IN_CAPTURE=
 while (($#)); do
     case $1 in
         --profile) PROFILES+=("${2:?--profile needs a value}"); shift 2 ;;
         --matrix) MATRIX=1; shift ;;
+        --in-capture) IN_CAPTURE=${2:?--in-capture needs a reference name}; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         *) die "unknown argument: $1" ;;
     esac
@@ -135,6 +141,22 @@ for PROFILE in "${PROFILES[@]}"; do
             fail "$PROFILE $ref -l: drgn cannot open it"
         fi
     done
+    if [[ -n $IN_CAPTURE && " $accept " == *" $IN_CAPTURE "* ]]; then
+        t0=$SECONDS
+        if res=$("$ROOT/scripts/make-vmcore-arm64.sh" --profile "$PROFILE" --capture-cpus 2 \
+                --collector "$REFS_DIR/$IN_CAPTURE/makedumpfile" --sysroot "$REFS_DIR/$IN_CAPTURE/sysroot" \
+                --collector-args '-l --num-threads 2 --message-level 7 -d 31' | tail -n1); then
+            rel=unreadable pfn=
+            read -r rel pfn < <(kdf_release "$res/dump") || true
+            [[ $rel == "$release" && $pfn == "$core_pfn" ]] ||
+                fail "$PROFILE $IN_CAPTURE in the capture kernel: dump reads '$rel' max_pfn ${pfn:-?}, want '$release' $core_pfn"
+            guest=$(sed -n 's/^elapsed: *//p' "$res/result.txt")
+            TABLE+=("$(printf '%-20s %-13s %-12s rc=%-3s %6s s (QEMU run; collector %s)' "$PROFILE" "$IN_CAPTURE" \
+                "in-capture" 0 $((SECONDS - t0)) "$guest")")
+        else
+            fail "$PROFILE $IN_CAPTURE in the capture kernel (see $CACHE/collector-out/$PROFILE)"
+        fi
+    fi
 done
 printf '%s\n' "${TABLE[@]}" >&2
 ((failures == 0)) || die "$failures check(s) failed"
