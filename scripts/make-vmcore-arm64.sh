@@ -36,11 +36,12 @@
 #   bookworm-cloud-arm64-qemudump
 #                     linux-image-6.1.0-*-cloud-arm64     4K pages, 1024 MB. NOT a kdump core:
 #                     QEMU's dump-guest-memory of the live guest (-device vmcoreinfo, guest
-#                     has qemu_fw_cfg loaded) after the same workload, because no kexec capture
-#                     of this kernel worked (see "Findings"). info.txt says "source: qemu
-#                     dump-guest-memory". The ELF layout differs from a kdump core: program
-#                     headers at offset 192 (makedumpfile wants 64) and PT_LOADs with physical
-#                     addresses only, so Debian's makedumpfile rejects it as input.
+#                     has qemu_fw_cfg loaded) after the same workload; a second source, made
+#                     while no kexec capture of 6.1 worked (bookworm-cloud-arm64 now does).
+#                     info.txt says "source: qemu dump-guest-memory". Not a kdump layout:
+#                     program headers at offset 192, one PT_LOAD with physical addresses as
+#                     p_vaddr; makedumpfile: "get_elf_info: Can't get the number of PT_LOAD";
+#                     libkdumpfile and drgn read it.
 #
 # Last stdout line: the vmcore path (copy mode) or the collector-out directory.
 # Environment: MAKEDUMPFILE_RS_CACHE (cache dir), QEMU_TIMEOUT (seconds, default 1200).
@@ -65,12 +66,12 @@
 #       trixie-arm64 / -16k (52-bit VA, LPA2)      : none; master stops at "vaddr_to_paddr_arm64:
 #                                                    Can't read p4d" (4K) / "Can't read pud" (16K)
 #     libkdumpfile (bookworm's python3-libkdumpfile) and drgn 0.3.0 read init_uts_ns from the
-#     memory of every core above, LPA2 ones included.
+#     memory of every core above, LPA2 ones and the QEMU dump included.
 #   - The aarch64 makedumpfiles also run inside the capture kernel (collector mode): master
 #     -l -d 31 on trixie-arm64-va48 in 2.0 s of guest time; Debian 1.7.2 -c --num-threads 2
 #     with nr_cpus=2 on bookworm-cloud-arm64 in 15 s.
-#   - QEMU's dump-guest-memory (profile bookworm-cloud-arm64-qemudump) is kept as the second
-#     source: a live guest, not a panic; not an input makedumpfile accepts.
+#   - Run times (this host, shared): a kdump profile takes 1.5-2.5 min (60-130 s of QEMU);
+#     the qemu-dump profile 35 s; --with-dbg once per kernel: 1 GB download + 1-2 min of xz.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
