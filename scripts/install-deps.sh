@@ -11,14 +11,20 @@
 #   linux-image-<abi>-amd64-dbg (858 MB deb). Only the vmlinux is kept, as
 #   $CACHE/kernels/dbg/vmlinux-<abi>-<flavour>; the deb is deleted after extraction.
 #   Off by default because of its size; tests/readers.sh needs it.
+# - --arm64: what the arm64 harness needs (scripts/make-vmcore-arm64.sh,
+#   scripts/build-makedumpfile-arm64.sh, tests/arm64-reference.sh): qemu-system-aarch64,
+#   qemu-aarch64-static (runs the arm64 makedumpfiles on this host), the aarch64 cross gcc.
+#   The arm64 debs themselves come later, through lib.sh's private apt configuration.
 # Ends by running every tool once, so a broken install fails here and not in a test.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 WITH_DBG=0
+WITH_ARM64=0
 for arg in "$@"; do
     case $arg in
         --with-dbg) WITH_DBG=1 ;;
+        --arm64) WITH_ARM64=1 ;;
         -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         *) die "unknown argument: $arg" ;;
     esac
@@ -33,6 +39,8 @@ PKGS+=(debootstrap qemu-user-static file binutils)
 # --- end aarch64 build ---
 # gdb-add-index (package gdb) gives the debug vmlinux a .gdb_index; see --with-dbg below.
 ((WITH_DBG)) && PKGS+=(gdb binutils)
+((WITH_ARM64)) && PKGS+=(qemu-system-arm qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+                         binutils make git)
 
 pkg_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'
@@ -150,4 +158,18 @@ qemu-system-x86_64 --version | head -n1 >&2 || die "qemu-system-x86_64 --version
     die "drgn not importable from $DRGN_PYTHON"
 "$DRGN_PYTHON" -c 'import drgn, sys; sys.exit(0 if drgn._with_libkdumpfile else 1)' ||
     die "drgn in $CACHE/venv was built without libkdumpfile; cannot read kdump files"
+if ((WITH_ARM64)); then
+    need_cmd qemu-system-aarch64
+    need_cmd qemu-aarch64-static
+    need_cmd aarch64-linux-gnu-gcc
+    qemu-system-aarch64 --version | head -n1 >&2 || die "qemu-system-aarch64 --version failed"
+    # The cross compiler links and qemu-user runs the result: the whole arm64 tool chain.
+    t=$(mktemp -d)
+    printf 'int main(void) { return 42; }\n' >"$t/t.c"
+    aarch64-linux-gnu-gcc -static -o "$t/t" "$t/t.c" || die "aarch64-linux-gnu-gcc cannot link"
+    rc=0; qemu-aarch64-static "$t/t" || rc=$?
+    rm -rf "$t"
+    ((rc == 42)) || die "qemu-aarch64-static did not run an aarch64 binary (exit $rc)"
+    log "arm64 tools OK"
+fi
 log "dependencies OK (cache: $CACHE)"
