@@ -97,7 +97,7 @@ pub fn is_split_part(path: &Path) -> bool {
 /// One opened file.
 enum Opened {
     Elf,
-    Kdump(KdumpFile<DumpImage>),
+    Kdump(Box<KdumpFile<DumpImage>>),
 }
 
 fn check_all<P: AsRef<Path>>(
@@ -133,7 +133,7 @@ fn check_all<P: AsRef<Path>>(
                     "an ELF dump is one whole file, not a part of a --split set",
                 ))
             }
-            Opened::Kdump(dump) => parts.push(SplitPart { name, dump }),
+            Opened::Kdump(dump) => parts.push(SplitPart { name, dump: *dump }),
         }
     }
     let split = parts.iter().any(|p| p.dump.sub_header.split != 0);
@@ -206,7 +206,7 @@ fn open(path: &Path, name: &str) -> std::result::Result<Opened, Fault> {
     } else {
         DumpImage::plain(file, len)
     };
-    kdump::open(image, name).map(Opened::Kdump)
+    kdump::open(image, name).map(|dump| Opened::Kdump(Box::new(dump)))
 }
 
 /// Every pfn of `must_be_present` is dumped by the file whose range holds it.

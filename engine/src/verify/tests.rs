@@ -238,9 +238,8 @@ fn truncations_are_faults_at_every_point() {
 /// compressed (or raw), and that pfn.
 fn descriptor_where(dump: &Path, compressed: bool, n: usize) -> (u64, u64, PageDesc) {
     let file = opened(dump);
-    let mut index = 0u64;
     let mut seen = 0;
-    for pfn in file.dumpable.iter_set(0, file.layout.max_mapnr) {
+    for (index, pfn) in (0u64..).zip(file.dumpable.iter_set(0, file.layout.max_mapnr)) {
         let desc = file.page_desc(pfn).unwrap().unwrap();
         if (desc.flags != 0) == compressed && desc.offset as u64 != file.layout.offset_data() {
             if seen == n {
@@ -249,7 +248,6 @@ fn descriptor_where(dump: &Path, compressed: bool, n: usize) -> (u64, u64, PageD
             }
             seen += 1;
         }
-        index += 1;
     }
     panic!("no such page in {}", dump.display());
 }
