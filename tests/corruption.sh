@@ -88,6 +88,20 @@ for pfn in sample:
 print(f"libkdumpfile reads it: {len(sample)} of {len(pfns)} dumpable pages checked")
 EOF
 
+# tally NAME RC RSS_KB DETAIL PROBLEM [LOG]: count one finished case and print its line;
+# on failure (PROBLEM not empty) the tail of LOG too.
+tally() {
+    local name=$1 rc=$2 rss=$3 detail=$4 problem=$5 log=${6:-}
+    if [[ -z $problem ]]; then
+        passed=$((passed + 1))
+        printf 'ok   %-44s exit %d, %3d MB: %s\n' "$name" "$rc" "$((rss / 1024))" "$detail"
+    else
+        failed=$((failed + 1)); failures+=("$name: $problem")
+        printf 'FAIL %-44s %s\n' "$name" "$problem"
+        [[ -z $log ]] || grep -v '^$' "$log" | tail -n 8 | sed 's/^/     | /'
+    fi
+}
+
 # judge NAME RC LOG [SOURCE]: apply the rules to one finished run.
 judge() {
     local name=$1 rc=$2 log=$3 source=${4:-} rss problem="" detail
@@ -112,14 +126,7 @@ judge() {
             problem="exit 0 but the dump is not valid: $detail"
         fi
     fi
-    if [[ -z $problem ]]; then
-        passed=$((passed + 1))
-        printf 'ok   %-44s exit %d, %3d MB: %s\n' "$name" "$rc" "$((rss / 1024))" "$detail"
-    else
-        failed=$((failed + 1)); failures+=("$name: $problem")
-        printf 'FAIL %-44s %s\n' "$name" "$problem"
-        grep -v '^$' "$log" | tail -n 8 | sed 's/^/     | /'
-    fi
+    tally "$name" "$rc" "$rss" "$detail" "$problem" "$log"
 }
 
 # dump NAME ARGS...: run the binary on $CORE with ARGS, writing $OUT.
@@ -407,13 +414,7 @@ verify_run() {
     elif ! grep -Eq "^verify: .*($expected)" "$WORK/err"; then
         problem="the fault does not name '$expected': ${fault:-no 'verify:' line}"
     fi
-    if [[ -z $problem ]]; then
-        passed=$((passed + 1))
-        printf 'ok   %-44s exit %d, %3d MB: %s\n' "--verify: $name" "$rc" "$((rss / 1024))" "$fault"
-    else
-        failed=$((failed + 1)); failures+=("--verify: $name: $problem")
-        printf 'FAIL %-44s %s\n' "--verify: $name" "$problem"
-    fi
+    tally "--verify: $name" "$rc" "$rss" "$fault" "$problem" "$WORK/err"
 }
 verify_run "our -l -d 31 dump" sound "$KDUMP"
 verify_run "our -l -d 31 dump, 2 threads" sound --num-threads 2 "$KDUMP"

@@ -184,17 +184,10 @@ impl FlatIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::flat::{header_block, record_header, write_end_marker};
+    use crate::format::flat::stream_of;
 
     fn stream_file(records: &[(i64, &[u8])], ended: bool, tag: &str) -> (File, u64) {
-        let mut bytes = header_block();
-        for (offset, data) in records {
-            bytes.extend_from_slice(&record_header(*offset, data.len() as i64));
-            bytes.extend_from_slice(data);
-        }
-        if ended {
-            write_end_marker(&mut bytes).unwrap();
-        }
+        let bytes = stream_of(records, ended);
         let path =
             std::env::temp_dir().join(format!("mdf-verify-flat-{}-{tag}", std::process::id()));
         std::fs::write(&path, &bytes).unwrap();
