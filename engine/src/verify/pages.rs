@@ -66,9 +66,9 @@ pub(crate) fn check_pages(
     let starts = chunk_starts(dump, plan);
     let results: Vec<ChunkResult> = if threads <= 1 || starts.len() <= 1 {
         let mut results = Vec::with_capacity(starts.len());
-        let mut codec = plan.compression.new_codec().ok().flatten();
+        let mut buffers = Buffers::new(plan, dump.layout.block_size);
         for (index, &start) in starts.iter().enumerate() {
-            let result = check_chunk(dump, name, plan, index as u64, start, codec.as_deref_mut());
+            let result = check_chunk(dump, name, plan, index as u64, start, &mut buffers);
             let stop = result.fault.is_some();
             results.push(result);
             if stop {
@@ -135,7 +135,7 @@ fn check_parallel(
         let workers: Vec<_> = (0..threads.min(starts.len()))
             .map(|_| {
                 scope.spawn(|| {
-                    let mut codec = plan.compression.new_codec().ok().flatten();
+                    let mut buffers = Buffers::new(plan, dump.layout.block_size);
                     let mut done = Vec::new();
                     loop {
                         // Relaxed: the counter only hands out distinct chunk indices.
@@ -149,7 +149,7 @@ fn check_parallel(
                             plan,
                             index as u64,
                             starts[index],
-                            codec.as_deref_mut(),
+                            &mut buffers,
                         );
                         if result.fault.is_some() {
                             lowest_fault.fetch_min(index, Ordering::Relaxed);
@@ -175,6 +175,26 @@ fn check_parallel(
         .collect()
 }
 
+/// One worker's codec and buffers, reused from chunk to chunk: fresh multi-megabyte
+/// buffers per chunk cost a page fault per 4 KiB (measured: about a tenth of the time).
+struct Buffers {
+    codec: Option<Box<dyn PageCodec>>,
+    span: Vec<u8>,
+    page: Vec<u8>,
+    raw: Vec<u8>,
+}
+
+impl Buffers {
+    fn new(plan: &PagePlan, block: u64) -> Self {
+        Buffers {
+            codec: plan.compression.new_codec().ok().flatten(),
+            span: Vec::new(),
+            page: vec![0u8; block as usize],
+            raw: Vec::new(),
+        }
+    }
+}
+
 /// Check chunk `chunk` (descriptors `chunk * CHUNK ..`), whose first pfn is `start`.
 fn check_chunk(
     dump: &KdumpFile<DumpImage>,
@@ -182,7 +202,7 @@ fn check_chunk(
     plan: &PagePlan,
     chunk: u64,
     start: u64,
-    mut codec: Option<&mut (dyn PageCodec + '_)>,
+    buffers: &mut Buffers,
 ) -> ChunkResult {
     let mut result = ChunkResult::default();
     let first = chunk * CHUNK;
@@ -231,9 +251,13 @@ fn check_chunk(
         previous = Some((pfn, *desc));
     }
     let bad = result.fault.take();
-    let data = read_span(dump, &descs[..good], &is_shared[..good]);
-    let mut page = vec![0u8; checker.block as usize];
-    let mut raw = Vec::new();
+    let Buffers {
+        codec,
+        span,
+        page,
+        raw,
+    } = buffers;
+    let span_base = read_span(dump, &descs[..good], &is_shared[..good], span);
     for i in 0..good {
         let desc = descs[i];
         if is_shared[i] {
@@ -242,14 +266,14 @@ fn check_chunk(
             continue;
         }
         let offset = desc.offset as u64;
-        let stored: &[u8] = match &data {
-            Some((base, bytes)) if offset >= *base => {
+        let stored: &[u8] = match span_base {
+            Some(base) if offset >= base => {
                 let from = (offset - base) as usize;
-                &bytes[from..from + desc.size as usize]
+                &span[from..from + desc.size as usize]
             }
             _ => {
                 raw.resize(desc.size as usize, 0);
-                if let Err(e) = dump.source().read_at(offset, &mut raw) {
+                if let Err(e) = dump.source().read_at(offset, raw) {
                     result.fault = Some(
                         Fault::io(name, "page data", &e)
                             .at_pfn(pfns[i])
@@ -257,14 +281,14 @@ fn check_chunk(
                     );
                     return result;
                 }
-                &raw
+                raw
             }
         };
         let decoded = if desc.flags == 0 {
             Ok(())
         } else {
             match codec.as_deref_mut() {
-                Some(codec) => codec.decompress(stored, &mut page),
+                Some(codec) => codec.decompress(stored, page),
                 None => Err(crate::error::Error::internal("no codec")),
             }
         };
@@ -297,12 +321,14 @@ fn check_chunk(
     result
 }
 
-/// The data of `descs` (those not shared) in one read, when they are close together.
+/// The data of `descs` (those not shared) read into `span` in one read, when they are
+/// close together; returns the file offset of `span[0]`.
 fn read_span(
     dump: &KdumpFile<DumpImage>,
     descs: &[PageDesc],
     is_shared: &[bool],
-) -> Option<(u64, Vec<u8>)> {
+    span: &mut Vec<u8>,
+) -> Option<u64> {
     let mut own = descs
         .iter()
         .zip(is_shared)
@@ -317,9 +343,9 @@ fn read_span(
     if high - low > MAX_SPAN {
         return None;
     }
-    let mut bytes = vec![0u8; (high - low) as usize];
-    dump.source().read_at(low, &mut bytes).ok()?;
-    Some((low, bytes))
+    span.resize((high - low) as usize, 0);
+    dump.source().read_at(low, span).ok()?;
+    Some(low)
 }
 
 /// The checks of one descriptor that need no page data.
@@ -332,44 +358,45 @@ struct DescChecker<'a> {
 
 impl DescChecker<'_> {
     fn check(&self, desc: &PageDesc, previous: Option<(u64, PageDesc)>) -> Result<(), Fault> {
-        let fault = |detail: String| Err(Fault::new(self.name, "page descriptor", detail));
-        let what = format!(
-            "offset {:#x}, size {}, flags {:#x}",
-            desc.offset, desc.size, desc.flags
-        );
+        // The descriptor's fields lead every message (formatted only for a fault).
+        let fault = |detail: String| {
+            Err(Fault::new(
+                self.name,
+                "page descriptor",
+                format!(
+                    "offset {:#x}, size {}, flags {:#x}: {detail}",
+                    desc.offset, desc.size, desc.flags
+                ),
+            ))
+        };
         if desc.offset == 0 {
-            return fault(format!(
-                "{what}: offset 0 marks a lost page (an incomplete dump)"
-            ));
+            return fault(format!("offset 0 marks a lost page (an incomplete dump)"));
         }
         if desc.offset < 0 || (desc.offset as u64) < self.plan.data_start {
             return fault(format!(
-                "{what}: the data would lie before the page data, which begins at {:#x}",
+                "the data would lie before the page data, which begins at {:#x}",
                 self.plan.data_start
             ));
         }
         if desc.size == 0 || desc.size as u64 > self.block {
-            return fault(format!(
-                "{what}: a stored page is 1 to {} bytes",
-                self.block
-            ));
+            return fault(format!("a stored page is 1 to {} bytes", self.block));
         }
         let end = desc.offset as u64 + desc.size as u64;
         if end > self.file_len {
             return fault(format!(
-                "{what}: the data runs past the end of the file ({} bytes): the file is truncated",
+                "the data runs past the end of the file ({} bytes): the file is truncated",
                 self.file_len
             ));
         }
         match Compression::from_flag(desc.flags) {
             _ if desc.flags == 0 && desc.size as u64 != self.block => {
-                return fault(format!("{what}: a raw page must be {} bytes", self.block));
+                return fault(format!("a raw page must be {} bytes", self.block));
             }
             _ if desc.flags == 0 => {}
             Some(c) if c == self.plan.compression => {}
             _ => {
                 return fault(format!(
-                    "{what}: the flags are not the header's compression ({})",
+                    "the flags are not the header's compression ({})",
                     self.plan.compression.name()
                 ))
             }
@@ -378,7 +405,7 @@ impl DescChecker<'_> {
             let (p_start, p_end) = (p.offset as u64, p.offset as u64 + p.size as u64);
             if (desc.offset as u64) < p_end && end > p_start {
                 return fault(format!(
-                    "{what}: the data overlaps the data of pfn {previous_pfn:#x} (offset {p_start:#x}, size {})",
+                    "the data overlaps the data of pfn {previous_pfn:#x} (offset {p_start:#x}, size {})",
                     p.size
                 ));
             }
