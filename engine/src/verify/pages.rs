@@ -371,7 +371,7 @@ impl DescChecker<'_> {
             ))
         };
         if desc.offset == 0 {
-            return fault(format!("offset 0 marks a lost page (an incomplete dump)"));
+            return fault("offset 0 marks a lost page (an incomplete dump)".to_string());
         }
         if desc.offset < 0 || (desc.offset as u64) < self.plan.data_start {
             return fault(format!(
