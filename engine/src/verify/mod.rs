@@ -215,21 +215,34 @@ fn check_present(
     plans: &[PagePlan],
     must_be_present: &[u64],
 ) -> std::result::Result<(), Fault> {
+    // Split parts cover [0, max_mapnr) between them (checked before), a whole dump alone.
     for &pfn in must_be_present {
         let holder = parts
             .iter()
             .zip(plans)
             .find(|(_, plan)| plan.range.contains(&pfn));
-        let present = holder.is_some_and(|(part, _)| part.dump.dumpable.get(pfn));
-        if !present {
-            let (part, _) = holder.unwrap_or((&parts[0], &plans[0]));
-            return Err(Fault::new(
-                &part.name,
-                "protected page",
-                "must be in the dump, but the 2nd bitmap leaves it out",
-            )
-            .at_pfn(pfn)
-            .at_offset(part.dump.layout.offset_bitmap2() + pfn / 8));
+        match holder {
+            Some((part, _)) if part.dump.dumpable.get(pfn) => {}
+            Some((part, _)) => {
+                return Err(Fault::new(
+                    &part.name,
+                    "protected page",
+                    "must be in the dump, but the 2nd bitmap leaves it out",
+                )
+                .at_pfn(pfn)
+                .at_offset(part.dump.layout.offset_bitmap2() + pfn / 8))
+            }
+            None => {
+                return Err(Fault::new(
+                    &parts[0].name,
+                    "protected page",
+                    format!(
+                        "must be in the dump, but it is beyond max_mapnr {:#x}",
+                        parts[0].dump.layout.max_mapnr
+                    ),
+                )
+                .at_pfn(pfn))
+            }
         }
     }
     Ok(())
