@@ -23,6 +23,9 @@ cargo run --quiet --release --manifest-path "$FUZZ/Cargo.toml" -p makedumpfile-f
 "$BIN" -F -l -d 31 "$WORK/synthetic.vmcore" >"$WORK/synthetic-d31.flat" 2>/dev/null
 cp "$WORK/synthetic-d31.lzo" "$FUZZ/corpus/kdump_reader/binary-d31-lzo"
 cp "$WORK/synthetic-d31.flat" "$FUZZ/corpus/flat_stream/binary-d31-lzo"
+mkdir -p "$FUZZ/corpus/verify_dump"
+cp "$WORK/synthetic-d31.lzo" "$FUZZ/corpus/verify_dump/binary-d31-lzo"
+cp "$WORK/synthetic-d31.flat" "$FUZZ/corpus/verify_dump/binary-d31-lzo-flat"
 
 total=$(du -sb "$FUZZ/corpus" | cut -f1)
 echo "corpus: $(find "$FUZZ/corpus" -type f | wc -l) files, $total bytes"

@@ -8,6 +8,10 @@
 # with libkdumpfile and hold the corrupted source's pages — or exit 1 with a message
 # naming the problem; never a panic (no "panicked", no exit 101/134/139), never a hang,
 # and a peak RSS below 512 MB. A missing vmcore or tool is a failure, never a skip.
+# Last, `--verify` (issue 17): it passes our good -l -d 31 dump and stream, and fails,
+# naming the fault, on copies of the dump truncated at 9 points, with a descriptor's
+# offset or size changed, a compressed page's bytes changed, a bit flipped in either
+# bitmap, or the incomplete flag set (tests/verify-corruptions.py finds the places).
 # Ends with "N passed, M failed".
 #
 # Usage: tests/corruption.sh [--bin PATH] [--vmcore PATH]
@@ -84,6 +88,20 @@ for pfn in sample:
 print(f"libkdumpfile reads it: {len(sample)} of {len(pfns)} dumpable pages checked")
 EOF
 
+# tally NAME RC RSS_KB DETAIL PROBLEM [LOG]: count one finished case and print its line;
+# on failure (PROBLEM not empty) the tail of LOG too.
+tally() {
+    local name=$1 rc=$2 rss=$3 detail=$4 problem=$5 log=${6:-}
+    if [[ -z $problem ]]; then
+        passed=$((passed + 1))
+        printf 'ok   %-44s exit %d, %3d MB: %s\n' "$name" "$rc" "$((rss / 1024))" "$detail"
+    else
+        failed=$((failed + 1)); failures+=("$name: $problem")
+        printf 'FAIL %-44s %s\n' "$name" "$problem"
+        [[ -z $log ]] || grep -v '^$' "$log" | tail -n 8 | sed 's/^/     | /'
+    fi
+}
+
 # judge NAME RC LOG [SOURCE]: apply the rules to one finished run.
 judge() {
     local name=$1 rc=$2 log=$3 source=${4:-} rss problem="" detail
@@ -108,14 +126,7 @@ judge() {
             problem="exit 0 but the dump is not valid: $detail"
         fi
     fi
-    if [[ -z $problem ]]; then
-        passed=$((passed + 1))
-        printf 'ok   %-44s exit %d, %3d MB: %s\n' "$name" "$rc" "$((rss / 1024))" "$detail"
-    else
-        failed=$((failed + 1)); failures+=("$name: $problem")
-        printf 'FAIL %-44s %s\n' "$name" "$problem"
-        grep -v '^$' "$log" | tail -n 8 | sed 's/^/     | /'
-    fi
+    tally "$name" "$rc" "$rss" "$detail" "$problem" "$log"
 }
 
 # dump NAME ARGS...: run the binary on $CORE with ARGS, writing $OUT.
@@ -375,6 +386,51 @@ kdump_case "our -d 31 dump"
 kdump_case "signature KDUMQ" 4 51
 kdump_case "block_size 3" 428 "$(le32 3)"
 cp "$KDUMP" "$CORE" && truncate -s 12000 "$CORE" && dump "kdump input: cut inside the bitmaps" -l -d 31
+
+log "--verify on our dumps: sound ones pass, corrupted ones fail naming the fault"
+# verify_run NAME EXPECTED FILE...: `--verify FILE...` must exit 0 saying "the dump is
+# sound" when EXPECTED is `sound`, else exit 1 with a fault line on stderr matching the
+# extended regular expression EXPECTED; within the time and memory limits, no panic.
+verify_run() {
+    local name=$1 expected=$2 rc rss problem="" fault
+    shift 2
+    rm -f "$WORK/rss"
+    /usr/bin/time -f %M -o "$WORK/rss" timeout "$TIME_LIMIT" "$BIN" --verify "$@" >"$WORK/log" 2>"$WORK/err"
+    rc=$?
+    grep -q 'terminated by signal' "$WORK/rss" 2>/dev/null && rc=$((128 + $(sed -n 's/.*signal \([0-9]*\).*/\1/p' "$WORK/rss")))
+    rss=$(tail -n 1 "$WORK/rss" 2>/dev/null)
+    [[ $rss =~ ^[0-9]+$ ]] || rss=0
+    fault=$(grep -m1 '^verify: ' "$WORK/err" | cut -c1-150)
+    if grep -q panicked "$WORK/err"; then
+        problem="panicked"
+    elif [[ $rss -gt $RSS_LIMIT_KB ]]; then
+        problem="peak RSS $((rss / 1024)) MB > $((RSS_LIMIT_KB / 1024)) MB"
+    elif [[ $expected == sound ]]; then
+        [[ $rc -eq 0 ]] && grep -q 'the dump is sound' "$WORK/log" ||
+            problem="exit $rc, expected 0 and 'the dump is sound': $(grep -v '^$' "$WORK/err" | head -n 1)"
+        fault=$(grep -m1 'the dump is sound' "$WORK/log")
+    elif [[ $rc -ne 1 ]]; then
+        problem="exit $rc, expected 1 naming '$expected'"
+    elif ! grep -Eq "^verify: .*($expected)" "$WORK/err"; then
+        problem="the fault does not name '$expected': ${fault:-no 'verify:' line}"
+    fi
+    tally "--verify: $name" "$rc" "$rss" "$fault" "$problem" "$WORK/err"
+}
+verify_run "our -l -d 31 dump" sound "$KDUMP"
+verify_run "our -l -d 31 dump, 2 threads" sound --num-threads 2 "$KDUMP"
+verify_run "our -F -l -d 31 stream saved to a file" sound "$STREAM"
+head -c $((size / 2)) "$STREAM" >"$WORK/bad"
+verify_run "the stream cut in half" "flattened record" "$WORK/bad"
+# Every case derives its offsets from the dump (tests/verify-corruptions.py).
+cases=$($DEBIAN_PYTHON "$ROOT/tests/verify-corruptions.py" "$KDUMP") || missing "tests/verify-corruptions.py could not read $KDUMP"
+while IFS=$'\t' read -r name kind offset hex expected; do
+    cp "$KDUMP" "$CORE"
+    case $kind in
+        poke) printf '%s' "$hex" | xxd -r -p | dd of="$CORE" bs=1 seek="$offset" conv=notrunc status=none ;;
+        truncate) truncate -s "$offset" "$CORE" ;;
+    esac
+    verify_run "$name" "$expected" "$CORE"
+done <<<"$cases"
 
 summary
 [[ $failed -eq 0 ]]

@@ -47,6 +47,11 @@ pub enum Mode {
         /// The output file.
         dumpfile: String,
     },
+    /// `--verify DUMPFILE...` (ours): check dumps at rest, one file or a split set.
+    Verify {
+        /// The files: one dump, or every file of a split set.
+        dumpfiles: Vec<String>,
+    },
     /// `--mem-usage /proc/kcore`: classify the running kernel's pages, print the table.
     MemUsage {
         /// The memory image (the first operand; makedumpfile ignores a second one).
@@ -91,6 +96,8 @@ pub struct Config {
     pub elf_output: bool,
     /// `--splitblock-size` in KiB (makedumpfile default 1 GiB).
     pub splitblock_kb: Option<i64>,
+    /// `--verify` (ours): read the dump back and check it once written.
+    pub verify: bool,
 }
 
 /// Why the configuration is invalid; `message` is printed as a common message, and
@@ -196,6 +203,44 @@ fn reassemble_mode(config: &Config, split: bool, ops: &[String]) -> Result<Mode,
     })
 }
 
+/// `--verify` with options it cannot go with, and why.
+fn verify_refused(config: &Config, not_a_dump: bool) -> Option<&'static str> {
+    if not_a_dump {
+        Some("--verify checks a dump: it cannot be used with --dump-dmesg or --mem-usage.\n")
+    } else if config.flatten {
+        Some("--verify cannot read back a flattened stream sent to standard output: save it to a file, then run makedumpfile --verify FILE.\n")
+    } else if config.dry_run {
+        Some("--verify cannot check what --dry-run does not write.\n")
+    } else {
+        None
+    }
+}
+
+/// Whether `--verify OPERANDS` (no -R, --reassemble or --split) checks dumps at rest
+/// rather than writing one: a single operand, three or more, or two of which the first
+/// is a split file (a dump cannot be written from one: `--reassemble` first).
+fn verifies_at_rest(ops: &[String]) -> bool {
+    match ops.len() {
+        1 => true,
+        2 => engine::verify::is_split_part(std::path::Path::new(&ops[0])),
+        n => n >= 3,
+    }
+}
+
+/// `--verify DUMPFILE...`: the dump options have nothing to act on.
+fn verify_mode(mut config: Config, ops: &[String]) -> Result<Config, ConfigError> {
+    if config.compression != Compression::None || config.dump_levels != [0] || config.elf_output {
+        return Err(ConfigError::with(
+            "--verify DUMPFILE... checks dumps at rest: no dump level, compression or -E.\n",
+            true,
+        ));
+    }
+    config.mode = Mode::Verify {
+        dumpfiles: ops.to_vec(),
+    };
+    Ok(config)
+}
+
 /// Validate `raw`.
 pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
     let mut config = Config {
@@ -216,6 +261,7 @@ pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
         dmesg_caller_id: false,
         elf_output: false,
         splitblock_kb: None,
+        verify: false,
     };
     let (mut help, mut version, mut rebuild, mut debug, mut show_stats) =
         (false, false, false, false, false);
@@ -270,6 +316,7 @@ pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
             "split" => split = true,
             "reassemble" => reassemble = true,
             "splitblock-size" => config.splitblock_kb = Some(atoi(value)),
+            "verify" => config.verify = true,
             name => {
                 let label = NOT_YET
                     .iter()
@@ -310,6 +357,14 @@ pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
             "--dry-run cannot be used with --dump-dmesg.\n",
             true,
         ));
+    }
+    if config.verify {
+        if let Some(message) = verify_refused(&config, dmesg || mem_usage) {
+            return Err(ConfigError::with(message, true));
+        }
+        if !(rebuild || reassemble || split) && verifies_at_rest(ops) {
+            return verify_mode(config, ops);
+        }
     }
     config.mode = if dmesg {
         match (ops.len(), config.flatten) {

@@ -40,6 +40,7 @@ pub fn configure(config: &Config, job: DumpJob) -> DumpJob {
         .block_order(config.block_order)
         .use_mmap(!config.non_mmap)
         .splitblock_kib(config.splitblock_kb)
+        .verify(crate::verify::after_writing(config))
 }
 
 /// Run `job` with the options of `config`, printing its messages and progress at

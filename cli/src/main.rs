@@ -17,6 +17,7 @@ mod options;
 mod progress;
 mod report;
 mod usage;
+mod verify;
 
 use engine::job::{Destination, DumpJob};
 use engine::{Error, ErrorKind};
@@ -109,7 +110,7 @@ fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
             if let Some(path) = dumpfile {
                 messages.common(&format!("\nThe dumpfile is saved to {path}.\n"));
             }
-            Ok(())
+            verify::print(messages, report.verify.as_ref())
         }
         Mode::Dmesg { vmcore, logfile } => {
             let destination = match logfile {
@@ -124,9 +125,9 @@ fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
             Ok(())
         }
         Mode::Rebuild { dumpfile } => {
-            dump::run(config, DumpJob::rebuild(dumpfile), messages)?;
+            let report = dump::run(config, DumpJob::rebuild(dumpfile), messages)?;
             messages.common(&format!("\nThe dumpfile is saved to {dumpfile}.\n"));
-            Ok(())
+            verify::print(messages, report.verify.as_ref())
         }
         Mode::Split { vmcore, dumpfiles } => {
             let destination = Destination::Split(dumpfiles.clone());
@@ -135,17 +136,18 @@ fn execute(config: &Config, messages: &Messages) -> engine::Result<()> {
             let excluded = report::ExcludedPages::from_stats(&report.summary, &report.stats);
             report::print(messages, &report.summary, &excluded);
             messages.common(&report::saved_message(dumpfiles));
-            Ok(())
+            verify::print(messages, report.verify.as_ref())
         }
         Mode::Reassemble { parts, dumpfile } => {
-            dump::run(
+            let report = dump::run(
                 config,
                 DumpJob::reassemble(parts.clone(), dumpfile),
                 messages,
             )?;
             messages.common(&format!("\nThe dumpfile is saved to {dumpfile}.\n"));
-            Ok(())
+            verify::print(messages, report.verify.as_ref())
         }
+        Mode::Verify { dumpfiles } => verify::at_rest(config, dumpfiles, messages),
         Mode::MemUsage { memory } => mem_usage::run(config, memory, messages),
         Mode::Help | Mode::Version => Ok(()),
     }

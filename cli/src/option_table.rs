@@ -139,6 +139,17 @@ pub const OPTIONS: &[OptionSpec] = &[
             "With --dump-dmesg: add the caller column ([T<pid>] or [C<cpu>]) that \
              makedumpfile 1.7.5 and later print; 1.7.2 does not.")
     },
+    OptionSpec {
+        origin: Origin::Ours,
+        ..opt(None, Some("verify"), None,
+            "After writing the dump, read it back and check it: the header and its \
+             incomplete flag, both bitmaps against the page descriptors, every descriptor \
+             inside the file, every page decoding to exactly one page. Given only dump \
+             files (makedumpfile --verify DUMPFILE, or every file of a --split set), check \
+             dumps at rest, flattened files included. Prints a short report; the exit \
+             status is 1 with the first fault named (file, field, pfn or offset). A \
+             flattened stream sent to standard output cannot be read back: -F is refused.")
+    },
     opt(None, Some("mem-usage"), None,
         "Print how many pages of each class the running kernel holds and how big a dump \
          at each level would be; VMCORE is /proc/kcore, and the kernel must have memory \
@@ -249,7 +260,7 @@ mod tests {
             .filter(|o| o.origin == Origin::Ours)
             .map(|o| o.label())
             .collect();
-        assert_eq!(ours, vec!["--dmesg-caller-id"]);
+        assert_eq!(ours, vec!["--dmesg-caller-id", "--verify"]);
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub const SYNOPSES: &[(&str, &str)] = &[
         "makedumpfile --dump-dmesg [--partial-dmesg] [--dmesg-caller-id] VMCORE LOGFILE",
     ),
     (
+        "Check a dump at rest (one file, a flattened file, or every file of a --split set)",
+        "makedumpfile --verify [--num-threads N] DUMPFILE [DUMPFILE2 ...]",
+    ),
+    (
         "Show what a dump of the running kernel would hold",
         "makedumpfile --mem-usage /proc/kcore",
     ),

@@ -593,3 +593,103 @@ fn debug_level_prints_vmcoreinfo_lines_for_scripts() {
         "stdout carries only the stream"
     );
 }
+
+/// Issue 17 item 2: `--verify` after writing, and alone on dumps at rest.
+#[test]
+fn verify_after_writing_and_at_rest() {
+    let dir = TempDir::new("verify");
+    let synthetic = SyntheticVmcore::mixed(17);
+    let vmcore = write_vmcore(&dir, &synthetic);
+    let v = vmcore.to_str().unwrap();
+    let dump = dir.arg("dump");
+    let out = run(&["-l", "-d", "31", "--verify", v, &dump]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Verify: the dump is sound:"), "{stdout}");
+
+    // Alone: one file, with or without threads.
+    for threads in ["0", "3"] {
+        let out = run(&["--verify", "--num-threads", threads, &dump]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("the dump is sound"));
+    }
+
+    // A split set: after writing, then alone (in any order).
+    let parts: Vec<String> = (0..3).map(|i| dir.arg(&format!("part{i}"))).collect();
+    let mut args = vec![
+        "--split",
+        "-c",
+        "-d",
+        "1",
+        "--splitblock-size",
+        "1024",
+        "--verify",
+        v,
+    ];
+    args.extend(parts.iter().map(String::as_str));
+    let out = run(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).matches("split part").count(), 3);
+    let out = run(&["--verify", &parts[2], &parts[0], &parts[1]]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Two operands whose first is a split file: verified, not a dump written.
+    let out = run(&["--verify", &parts[0], &parts[1]]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("split set"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A flattened stream saved to a file verifies; on stdout it is refused.
+    let stream = run(&["-F", "-z", "-d", "31", v]);
+    assert!(stream.status.success());
+    std::fs::write(dir.path("stream"), &stream.stdout).unwrap();
+    let out = run(&["--verify", &dir.arg("stream")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("flattened kdump-compressed"));
+    let out = run(&["-F", "--verify", "-d", "31", v]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--verify cannot read back"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn verify_names_the_first_fault_and_exits_1() {
+    let dir = TempDir::new("verify-fault");
+    let synthetic = SyntheticVmcore::mixed(18);
+    let vmcore = write_vmcore(&dir, &synthetic);
+    let dump = dir.arg("dump");
+    assert!(run(&["-c", "-d", "1", vmcore.to_str().unwrap(), &dump])
+        .status
+        .success());
+    let parsed = KdumpFile::open(Path::new(&dump)).unwrap();
+    // A page stored compressed (raw bytes decode to a page whatever they are).
+    let (pfn, desc) = parsed
+        .dumpable
+        .iter_set(0, parsed.dumpable.len())
+        .map(|pfn| (pfn, parsed.page_desc(pfn).unwrap().unwrap()))
+        .filter(|(_, desc)| desc.flags != 0)
+        .nth(20)
+        .unwrap();
+    drop(parsed);
+    let mut bytes = std::fs::read(&dump).unwrap();
+    let at = desc.offset as usize;
+    bytes[at..at + desc.size as usize].fill(0x5a);
+    std::fs::write(&dump, &bytes).unwrap();
+    let out = run(&["--verify", &dump]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "page data of pfn {pfn:#x} at offset {:#x}",
+            desc.offset
+        )),
+        "{stderr}"
+    );
+    assert!(text(&out.stdout).contains("NOT sound"));
+}

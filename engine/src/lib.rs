@@ -5,11 +5,12 @@
 //! (claim → read → codec → ring → consumer) → format writer. The format and codec
 //! modules know nothing of threads; the pipeline knows nothing of the CLI.
 
-// The library's API: one dump job for every mode, `--mem-usage`, progress reporting, and
-// the errors they return. Everything else is how the job works.
+// The library's API: one dump job for every mode, `--mem-usage`, `--verify`, progress
+// reporting, and the errors they return. Everything else is how the job works.
 pub mod job;
 pub mod mem_usage;
 pub mod progress;
+pub mod verify;
 
 /// Declare internal modules: crate-private, except with the `testing` feature, which
 /// opens them to the workspace's fuzz targets, benchmarks and property tests (they drive

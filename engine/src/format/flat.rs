@@ -148,20 +148,27 @@ pub fn write_end_marker(out: &mut impl Write) -> io::Result<()> {
     out.write_all(&record_header(-1, -1))
 }
 
+/// A whole stream of `records` (offset, bytes), with or without its end marker: the
+/// fixture of the tests of every stream reader.
+#[cfg(test)]
+pub fn stream_of(records: &[(i64, &[u8])], ended: bool) -> Vec<u8> {
+    let mut bytes = header_block();
+    for (offset, data) in records {
+        bytes.extend_from_slice(&record_header(*offset, data.len() as i64));
+        bytes.extend_from_slice(data);
+    }
+    if ended {
+        write_end_marker(&mut bytes).expect("a Vec takes every write");
+    }
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn stream(records: &[(i64, &[u8])], end: bool) -> Vec<u8> {
-        let mut s = header_block();
-        for (off, data) in records {
-            s.extend_from_slice(&record_header(*off, data.len() as i64));
-            s.extend_from_slice(data);
-        }
-        if end {
-            write_end_marker(&mut s).unwrap();
-        }
-        s
+        stream_of(records, end)
     }
 
     #[test]

@@ -49,5 +49,6 @@ pub(super) fn write(
         stats,
         dump_level,
         plan: None,
+        verify: None,
     })
 }

@@ -47,6 +47,7 @@ pub(super) fn write_from_elf(
         stats: std::mem::take(&mut source.stats),
         dump_level,
         plan: Some(plan),
+        verify: None,
     })
 }
 
@@ -82,5 +83,6 @@ pub(super) fn write_refiltered(
         stats: level.stats,
         dump_level: level.dump_level,
         plan: Some(plan),
+        verify: None,
     })
 }

@@ -45,6 +45,7 @@ use crate::budget::{self, BudgetRequest};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipeline::PipelineTuning;
 use crate::progress::{MessageKind, ProgressObserver};
+use crate::verify::{verify_dump, VerifyOptions, VerifyReport};
 
 use self::input::{InputKind, JobInput};
 pub use self::output::Destination;
@@ -85,6 +86,8 @@ pub struct JobReport {
     pub dump_level: u8,
     /// The memory budget, for the modes that use one.
     pub plan: Option<BudgetPlan>,
+    /// With [`DumpJob::verify`]: what reopening the written dump found.
+    pub verify: Option<VerifyReport>,
 }
 
 /// A dump to write: build it with the setters, then [`DumpJob::run`].
@@ -102,6 +105,7 @@ pub struct DumpJob {
     splitblock_kib: Option<i64>,
     free_memory: Option<u64>,
     rules: OutputRules,
+    verify: Option<VerifyOptions>,
 }
 
 impl DumpJob {
@@ -121,6 +125,7 @@ impl DumpJob {
             splitblock_kib: None,
             free_memory: None,
             rules: OutputRules::default(),
+            verify: None,
         }
     }
 
@@ -220,10 +225,45 @@ impl DumpJob {
         self
     }
 
-    /// Write the dump. Messages (retries, level changes, budget decisions) and progress go
-    /// to `observer`. On running out of space with no level left, the error is
-    /// [`ErrorKind::NoSpace`] with an empty message: the messages were emitted already.
+    /// `--verify`: once written, reopen the dump with our reader and check it
+    /// ([`crate::verify`]), on the job's `--num-threads`. The outcome is in
+    /// [`JobReport::verify`]; a fault found is not an error of the job.
+    pub fn verify(mut self, options: Option<VerifyOptions>) -> Self {
+        self.verify = options;
+        self
+    }
+
+    /// Write the dump (and verify it, with [`DumpJob::verify`]). Messages (retries, level
+    /// changes, budget decisions) and progress go to `observer`. On running out of space
+    /// with no level left, the error is [`ErrorKind::NoSpace`] with an empty message: the
+    /// messages were emitted already.
     pub fn run(&self, observer: &dyn ProgressObserver) -> Result<JobReport> {
+        let Some(options) = &self.verify else {
+            return self.write(observer);
+        };
+        // What cannot be reopened is refused before anything is written.
+        let refused = match (&self.destination, self.format) {
+            (_, Format::Dmesg(_)) => Some("a kernel log is not a dump"),
+            (Destination::Stdout, _) => Some(
+                "a flattened stream on standard output cannot be read back; save it to a file and verify that file",
+            ),
+            _ if self.rules.dry_run => Some("--dry-run writes nothing"),
+            _ => None,
+        };
+        if let Some(why) = refused {
+            return Err(Error::argument(format!("--verify: {why}.")));
+        }
+        let mut report = self.write(observer)?;
+        let options = VerifyOptions {
+            threads: options.threads.max(self.threads),
+            ..options.clone()
+        };
+        report.verify = Some(verify_dump(self.destination.files(), &options)?);
+        Ok(report)
+    }
+
+    /// Write the dump.
+    fn write(&self, observer: &dyn ProgressObserver) -> Result<JobReport> {
         match &self.source {
             Source::File(_) => {}
             Source::FlattenedStdin => {

@@ -113,5 +113,6 @@ pub(super) fn write(
         stats: level.stats,
         dump_level: level.dump_level,
         plan: None,
+        verify: None,
     })
 }
