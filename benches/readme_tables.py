@@ -7,7 +7,9 @@ typed by hand:
 - `codec`: benches/results/criterion.json group codec_page (benches/collect_criterion.py
   after `cargo bench --bench codecs`): our zlib-exact encoder against the system zlib;
 - `slab`: the same file, group slab_claim_release: our atomic-bitmap slab against a
-  crossbeam-queue free-index queue.
+  crossbeam-queue free-index queue;
+- `verify`: benches/results/verify.json, written by benches/verify.py (--verify against
+  writing the dump on the real vmcore).
 
     benches/readme_tables.py           rewrite the blocks between the README's markers
     benches/readme_tables.py --check   exit 1 if the README differs from the results
@@ -112,7 +114,25 @@ def slab_table():
     return lines
 
 
-TABLES = {'compare': compare_table, 'codec': codec_table, 'slab': slab_table}
+def verify_table():
+    data = load('verify.json')
+    lines = ['| options | threads | write CPU s | verify CPU s | CPU ratio | write s | verify s | wall ratio |',
+             '|---|---|---|---|---|---|---|---|']
+    for r in data['rows']:
+        med = statistics.median
+        lines.append(f"| `{r['options']}` | {r['threads']} | {med(r['write_cpu_s']):.3f} "
+                     f"| {med(r['verify_cpu_s']):.3f} | {r['cpu_ratio']:.2f} | {med(r['write_s']):.3f} "
+                     f"| {med(r['verify_s']):.3f} | {r['ratio']:.2f} |")
+    runs = sorted({r['runs'] for r in data['rows']})
+    lines.append('')
+    core = os.path.basename(os.path.dirname(data['vmcore']))
+    lines.append(f"Medians of {'/'.join(map(str, runs))} pairs on the real {core} vmcore "
+                 f"({data['machine']}).")
+    return lines
+
+
+TABLES = {'compare': compare_table, 'codec': codec_table, 'slab': slab_table,
+          'verify': verify_table}
 
 
 def render(text):

@@ -26,7 +26,9 @@
 #        `rd idt_table` work;
 #      - libkdumpfile: every page of our dump equals the edited core's, and our dumpable set
 #        is makedumpfile's plus exactly that pfn (scripts/kdump-pages-check.py --extra-pfn);
-#      - --num-threads 2 (the struct-page scan split between threads) writes the same bytes.
+#      - --num-threads 2 (the struct-page scan split between threads) writes the same bytes;
+#      - --verify of makedumpfile's dump fails naming the pfn (a protected page is missing),
+#        --verify of ours passes (and of makedumpfile's dump of the unmodified core).
 # A missing tool, vmcore or debug vmlinux is a FAILURE, never a skip. Ends with
 # "N passed, M failed". Run time: ~1 min per profile (a copy of the core, 6 dumps and 4
 # crash sessions).
@@ -86,6 +88,14 @@ kept_message() {
         grep -q "^Protected pages : 0x0000000000000001 " "$log"
 }
 
+# --verify of a dump that lacks a protected page: exit 1, the pfn named.
+verify_names_missing() {
+    local dump=$1 pfn=$2 out status
+    out=$("$BIN" --verify "$dump" 2>&1); status=$?
+    echo "$out"
+    ((status == 1)) && grep -q "protected page of pfn 0x$pfn .*must be in the dump" <<<"$out"
+}
+
 for profile in "${profiles[@]}"; do
     log "profile $profile"
     V=$("$ROOT/scripts/make-vmcore.sh" --profile "$profile" | tail -n 1)
@@ -103,6 +113,8 @@ for profile in "${profiles[@]}"; do
     check "$profile unmodified: -l -d 31 equals makedumpfile's" cmp "$dir/ref.d" "$dir/ours.d"
     check "$profile unmodified: Protected pages : 0" \
         grep -q "^Protected pages : 0x0000000000000000 " "$dir/ours.log"
+    check "$profile unmodified: --verify finds every protected page in makedumpfile's dump" \
+        "$BIN" --verify "$dir/ref.d"
     rm -f "$dir/ref.d" "$dir/ours.d"
 
     # 2. The idt_table reproduction on a copy.
@@ -135,6 +147,9 @@ for profile in "${profiles[@]}"; do
         check "$profile $edit: libkdumpfile: our pages equal the core's, our set = makedumpfile's + pfn $pfn" \
             "$DEBIAN_PYTHON" "$ROOT/scripts/kdump-pages-check.py" --extra-pfn "$pfn" \
             "$dir/core" "$dir/ours.d" "$dir/ref.d"
+        check "$profile $edit: --verify of makedumpfile's dump names the missing protected page" \
+            verify_names_missing "$dir/ref.d" "$pfn"
+        check "$profile $edit: --verify of our dump: sound" "$BIN" --verify "$dir/ours.d"
         rm -f "$dir/ours-t2.d"
         "$BIN" -l -d 31 --num-threads 2 "$dir/core" "$dir/ours-t2.d" >/dev/null 2>&1
         check "$profile $edit: the threaded struct-page scan keeps it too (same bytes)" \

@@ -16,12 +16,20 @@ pub fn after_writing(config: &Config) -> Option<VerifyOptions> {
     })
 }
 
-/// `makedumpfile --verify DUMPFILE...`.
+/// `makedumpfile --verify DUMPFILE...`. A single dump must also hold its protected pages
+/// (found from its own VMCOREINFO and page tables); a split set is checked without them,
+/// as no part alone holds the tables that locate them.
 pub fn at_rest(config: &Config, dumpfiles: &[String], messages: &Messages) -> Result<()> {
-    let options = VerifyOptions {
+    let mut options = VerifyOptions {
         threads: config.threads,
         ..VerifyOptions::default()
     };
+    if let [dumpfile] = dumpfiles {
+        match engine::job::protected_pfns(dumpfile) {
+            Ok(pfns) => options.must_be_present = pfns,
+            Err(e) => messages.common(&format!("--verify: protected pages not checked: {e}\n")),
+        }
+    }
     let report = verify_dump(dumpfiles, &options)?;
     print(messages, Some(&report))
 }

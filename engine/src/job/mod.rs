@@ -30,6 +30,7 @@ mod elf;
 mod input;
 mod kdump;
 mod output;
+mod protected;
 mod reassemble;
 mod rebuild;
 mod split;
@@ -50,6 +51,7 @@ use crate::verify::{verify_dump, VerifyOptions, VerifyReport};
 use self::input::{InputKind, JobInput};
 pub use self::output::Destination;
 use self::output::OutputRules;
+pub use self::protected::protected_pfns;
 
 /// What the job reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,10 +256,21 @@ impl DumpJob {
             return Err(Error::argument(format!("--verify: {why}.")));
         }
         let mut report = self.write(observer)?;
-        let options = VerifyOptions {
+        let mut options = VerifyOptions {
             threads: options.threads.max(self.threads),
             ..options.clone()
         };
+        // A dump of a file must hold the file's protected pages; a stream or split set
+        // copied by -R/--reassemble has no input of its own to ask.
+        if let Source::File(path) = &self.source {
+            match protected_pfns(path) {
+                Ok(pfns) => options.must_be_present.extend(pfns),
+                Err(e) => observer.message(
+                    MessageKind::Common,
+                    &format!("--verify: protected pages not checked: {e}\n"),
+                ),
+            }
+        }
         report.verify = Some(verify_dump(self.destination.files(), &options)?);
         Ok(report)
     }

@@ -130,6 +130,11 @@ impl ProtectedPages {
         &self.ranges
     }
 
+    /// Every protected pfn, ascending.
+    pub fn pfns(&self) -> impl Iterator<Item = u64> + '_ {
+        self.ranges.iter().flat_map(|(range, _)| range.clone())
+    }
+
     /// One paragraph for `--message-level` debug output: how many pfns of each kind, and
     /// the notes.
     pub fn describe(&self) -> String {
