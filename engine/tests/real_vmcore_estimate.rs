@@ -50,7 +50,9 @@ fn estimate_matches_real_dumps_of_the_same_vmcore() {
 fn check_vmcore(path: &Path) {
     let memory = ElfVmcore::open(path, true).unwrap();
     let start = Instant::now();
-    let (_, estimates) = measure_vmcore(&memory, &LEVELS).unwrap();
+    let (usage, estimates) = measure_vmcore(&memory, &LEVELS).unwrap();
+    println!("{}", usage.table());
+    for e in &estimates { println!("{e:?}"); }
     println!("{}: estimated in {:.2?}", path.display(), start.elapsed());
     let out = std::env::temp_dir().join(format!("estimate-dump-{}", std::process::id()));
     let (mut outside, mut misses) = (Vec::new(), 0);
