@@ -448,7 +448,7 @@ extract_out_disk() {
 grep -aq '^@@MKV FAIL' "$SERIAL" && failed "guest reported a failure"
 
 if has_first_script; then
-    frc=$(grep -a -m1 '^@@MKV FIRST_KERNEL_DONE' "$SERIAL" | sed 's/.*rc=//' | tr -d '\r')
+    frc=$(grep -a -m1 '^@@MKV FIRST_KERNEL_DONE' "$SERIAL" | sed 's/.*rc=//' | tr -d '\r' || true)
     [[ $frc =~ ^[0-9]+$ ]] || failed "the first-kernel script did not report completion"
 fi
 if [[ $MODE == first-kernel ]]; then

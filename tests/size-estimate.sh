@@ -67,25 +67,13 @@ done
 [[ $TOLERANCE =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--tolerance needs a number of per cent"
 [[ $MAX_SECONDS =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--max-seconds needs a number"
 
-if [[ -n $KEEP ]]; then
-    mkdir -p "$KEEP" || die "cannot create $KEEP"
-    WORK=$(cd "$KEEP" && pwd)
-else
-    WORK=$(mktemp -d "${TMPDIR:-/tmp}/mdf-size-estimate.XXXXXX")
-    trap 'rm -rf "$WORK"' EXIT
-fi
+use_work_dir "$KEEP" size-estimate
 T0=$SECONDS
 LEVELS=(1 31)
 CODECS=(l c z p)
 
+# shellcheck disable=SC2016 # $1 is the inner shell's
 fail_check() { check "$1" bash -c 'echo "$1"; exit 1' _ "$2"; }
-finish() {
-    echo "run time: $((SECONDS - T0)) s"
-    echo
-    for f in "${failures[@]}"; do echo "failed: $f"; done
-    echo "$passed passed, $failed failed"
-    [[ $failed -eq 0 ]]
-}
 
 check "python3 present (report)" command -v python3
 if [[ -z $OUTPUTS ]]; then
@@ -96,7 +84,7 @@ if [[ -z $OUTPUTS ]]; then
     fi
     check "our binary present ($BIN)" test -x "$BIN"
 fi
-((failed == 0)) || { finish; exit 1; }
+((failed == 0)) || { finish_suite; exit 1; }
 
 # --- guest scripts ---------------------------------------------------------------------
 # First kernel, in /out: TAG.out, .err, .rc, .time (GNU time -v) per --mem-usage run.
@@ -226,4 +214,4 @@ if ((${#dirs[@]})); then
     python3 "$ROOT/tests/size-estimate-report.py" "${report_args[@]}" "${dirs[@]}" ||
         fail_check "report" "tests/size-estimate-report.py failed"
 fi
-finish
+finish_suite

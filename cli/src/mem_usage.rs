@@ -33,3 +33,31 @@ fn estimate_levels(config: &Config) -> Vec<u8> {
     levels.dedup();
     levels
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn levels_for(args: &[&str]) -> Vec<u8> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let config = crate::config::build(&crate::options::parse(&args).unwrap()).unwrap();
+        estimate_levels(&config)
+    }
+
+    #[test]
+    fn levels_are_1_and_31_plus_those_given() {
+        assert_eq!(levels_for(&["--mem-usage", "/proc/kcore"]), [1, 31]);
+        assert_eq!(
+            levels_for(&["--mem-usage", "-d", "17", "/proc/kcore"]),
+            [1, 17, 31]
+        );
+        assert_eq!(
+            levels_for(&["-d", "0", "--mem-usage", "/proc/kcore"]),
+            [0, 1, 31]
+        );
+        assert_eq!(
+            levels_for(&["-d", "31,11", "--mem-usage", "/proc/kcore"]),
+            [1, 11, 31]
+        );
+    }
+}

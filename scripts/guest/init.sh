@@ -143,6 +143,8 @@ EOF
 		# it changes the memory); the script's prediction is then checked against the
 		# dump of this same memory.
 		run_first_kernel_script keep-mounted
+		# The markers above are still in the tty buffer: the panic would lose them.
+		sleep 1
 	fi
 	say "PANIC"
 	echo c >/proc/sysrq-trigger
