@@ -13,7 +13,7 @@ mod estimate;
 mod live;
 mod sample;
 
-pub use self::estimate::{estimate_table, SizeEstimate, CODECS};
+pub use self::estimate::{estimate_table, SizeEstimate};
 pub use self::live::{measure_running_kernel, LiveMeasurement};
 
 use self::estimate::KernelPages;
