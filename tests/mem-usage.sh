@@ -84,23 +84,8 @@ done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs needs a positive number"
 [[ $TOLERANCE =~ ^[0-9]+$ ]] || die "--tolerance needs a number of pages"
 
-if [[ -n $KEEP ]]; then
-    mkdir -p "$KEEP" || die "cannot create $KEEP"
-    WORK=$(cd "$KEEP" && pwd)
-else
-    WORK=$(mktemp -d "${TMPDIR:-/tmp}/mdf-mem-usage.XXXXXX")
-    trap 'rm -rf "$WORK"' EXIT
-fi
+use_work_dir "$KEEP" mem-usage
 T0=$SECONDS
-
-# finish: the closing lines; its status is the script's.
-finish() {
-    echo "run time: $((SECONDS - T0)) s"
-    echo
-    for f in "${failures[@]}"; do echo "failed: $f"; done
-    echo "$passed passed, $failed failed"
-    [[ $failed -eq 0 ]]
-}
 exists() { [[ -x $1 ]] || { echo "missing or not executable: $1"; return 1; }; }
 
 # Prerequisites count as checks: a missing one fails the run.
@@ -109,7 +94,7 @@ if [[ -z $OUTPUTS ]]; then
     check "our binary present ($BIN)" exists "$BIN"
 fi
 check "perl present (digit normalisation)" command -v perl
-((failed == 0)) || { finish; exit 1; }
+((failed == 0)) || { finish_suite; exit 1; }
 
 # --- the guest script --------------------------------------------------------------------
 # Runs in /out (the output disk) under busybox sh -o pipefail. Files: TAG.out, TAG.err,
@@ -155,7 +140,7 @@ else
 fi
 if [[ ! -f $OUT/c.usage.1.rc ]]; then
     failed=$((failed + 1)); failures+=("guest outputs in $OUT"); echo "FAIL no guest outputs in $OUT"
-    finish; exit 1
+    finish_suite; exit 1
 fi
 
 # --- helpers -------------------------------------------------------------------------------
@@ -300,4 +285,4 @@ for ((i = 1; i <= RUNS; i++)); do
     done
 done
 sed -n 's/^\(meminfo [a-z]*\): */guest \1: /p' "$OUT/result.txt" 2>/dev/null
-finish
+finish_suite
