@@ -9,7 +9,10 @@ typed by hand:
 - `slab`: the same file, group slab_claim_release: our atomic-bitmap slab against a
   crossbeam-queue free-index queue;
 - `verify`: benches/results/verify.json, written by benches/verify.py (--verify against
-  writing the dump on the real vmcore).
+  writing the dump on the real vmcore);
+- `size-estimate`: benches/results/size-estimate.json, written by
+  `tests/size-estimate.sh --record`: the dump size `--mem-usage /proc/kcore` predicts in a
+  live guest against the dump its capture kernel writes right after.
 
     benches/readme_tables.py           rewrite the blocks between the README's markers
     benches/readme_tables.py --check   exit 1 if the README differs from the results
@@ -131,8 +134,33 @@ def verify_table():
     return lines
 
 
+def size_estimate_table():
+    data = load('size-estimate.json')
+    meta, runs, cells = data['meta'], data['runs'], data['cells']
+    profiles = [r['profile'] for r in runs]
+    by_key = {(c['profile'], c['level'], c['option']): c for c in cells}
+    keys = list(dict.fromkeys((c['level'], c['option']) for c in cells))
+    mib = lambda n: f'{n / 1048576:.1f}'
+    lines = ['| dump | ' + ' | '.join(f'{p}: estimate (95 % interval) | dump | error' for p in profiles) + ' |',
+             '|---|' + '---:|---:|---:|' * len(profiles)]
+    for level, option in keys:
+        row = f'| `{option} -d {level}` |'
+        for p in profiles:
+            c = by_key.get((p, level, option))
+            row += (f" {mib(c['estimate'])} MiB ({mib(c['low'])}–{mib(c['high'])}) | {mib(c['real'])} MiB "
+                    f"| {c['error_pct']:+.1f} % |") if c else ' | | |'
+        lines.append(row)
+    times = ', '.join(f"{r['profile']} {r['estimate_seconds']:.1f} s" for r in runs)
+    lines.append('')
+    lines.append(f"{meta['date']}, commit {meta['commit']}; worst error {meta['worst_error_pct']:+.1f} % "
+                 f"(allowed ±{meta['tolerance_pct']:g} %); `--mem-usage` wall time in the TCG guest, "
+                 f"estimate included: {times}.")
+    return lines
+
+
 TABLES = {'compare': compare_table, 'codec': codec_table, 'slab': slab_table,
-          'verify': verify_table}
+          'verify': verify_table,
+          'size-estimate': size_estimate_table}
 
 
 def render(text):

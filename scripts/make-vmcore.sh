@@ -57,8 +57,25 @@
 #         printf 'makedumpfile --mem-usage /proc/kcore >usage.txt\n' >/tmp/s.sh
 #         scripts/make-vmcore.sh --first-kernel /tmp/s.sh --install /usr/bin/makedumpfile
 #
-# The last line of stdout is always the result path (vmcore file, collector-out or
-# first-kernel-out dir).
+#   scripts/make-vmcore.sh [--profile P] --first-kernel SCRIPT [--install ...]
+#                          --collector BIN (--collector-args "ARGS" | --collector-script FILE)
+#       First-kernel-then-collector mode: ONE boot for a prediction made on the live kernel
+#       and the dump that the capture kernel makes of the same memory right after. The
+#       first kernel runs SCRIPT as in first-kernel mode (its files stay on the output
+#       disk), then arms kexec and panics instead of powering off; the capture kernel runs
+#       the collector as in collector mode (--keep-vmcore, --capture-cpus and
+#       --capture-append apply), on the same output disk. Every file of both lands in
+#       $CACHE/first-then-collector-out/<profile>/, with result.txt (both exit codes),
+#       first.log, collector.log, time.txt and serial.log. Exit status is non-zero if
+#       either failed.
+#       --collector-script FILE (this mode and collector mode): instead of one collector
+#       command, the capture kernel runs FILE (busybox sh -o pipefail, in /out), with BIN
+#       installed as /bin/collector; e.g. several dumps one after another, each measured
+#       and deleted to fit the output disk (tests/size-estimate.sh). The first kernel's
+#       image holds /bin/collector too, so SCRIPT can run BIN without --install.
+#
+# The last line of stdout is always the result path (vmcore file, collector-out,
+# first-kernel-out or first-then-collector-out dir).
 # Environment: MAKEDUMPFILE_RS_CACHE (cache dir), QEMU_TIMEOUT (seconds, default 900).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -68,6 +85,7 @@ FORCE=0
 COLLECTOR=
 COLLECTOR_ARGS=
 COLLECTOR_ARGS_SET=0
+COLLECTOR_SCRIPT=
 KEEP_VMCORE=0
 CAPTURE_CPUS=1
 CAPTURE_EXTRA=
@@ -87,6 +105,8 @@ while (($#)); do
         --collector=*) COLLECTOR=${1#*=}; shift ;;
         --collector-args) COLLECTOR_ARGS=${2?--collector-args needs a value}; COLLECTOR_ARGS_SET=1; shift 2 ;;
         --collector-args=*) COLLECTOR_ARGS=${1#*=}; COLLECTOR_ARGS_SET=1; shift ;;
+        --collector-script) COLLECTOR_SCRIPT=${2:?--collector-script needs a file}; shift 2 ;;
+        --collector-script=*) COLLECTOR_SCRIPT=${1#*=}; shift ;;
         --first-kernel) FIRST_SCRIPT=${2:?--first-kernel needs a script}; shift 2 ;;
         --first-kernel=*) FIRST_SCRIPT=${1#*=}; shift ;;
         --install) INSTALLS+=("${2:?--install needs HOSTBIN[:/guest/path]}"); shift 2 ;;
@@ -98,11 +118,14 @@ done
 if [[ -z $COLLECTOR ]] && ((COLLECTOR_ARGS_SET)); then
     die "--collector-args needs --collector"
 fi
+if [[ -z $COLLECTOR && -n $COLLECTOR_SCRIPT ]]; then
+    die "--collector-script needs --collector"
+fi
+if ((COLLECTOR_ARGS_SET)) && [[ -n $COLLECTOR_SCRIPT ]]; then
+    die "--collector-args and --collector-script are two ways to say the same: give one"
+fi
 if [[ -z $COLLECTOR ]] && ((KEEP_VMCORE)); then
     die "--keep-vmcore only applies to --collector mode"
-fi
-if [[ -n $FIRST_SCRIPT && -n $COLLECTOR ]]; then
-    die "--first-kernel and --collector are different modes: give one"
 fi
 if [[ -z $FIRST_SCRIPT ]] && ((${#INSTALLS[@]})); then
     die "--install only applies to --first-kernel mode"
@@ -146,6 +169,7 @@ VMCORE=$VMCORE_DIR/vmcore
 INSTALL_SRC=() INSTALL_DEST=()
 if [[ -n $FIRST_SCRIPT ]]; then
     MODE=first-kernel
+    [[ -n $COLLECTOR ]] && MODE=first-then-collector
     [[ -f $FIRST_SCRIPT && -r $FIRST_SCRIPT ]] || die "--first-kernel $FIRST_SCRIPT is not a readable file"
     FIRST_SCRIPT=$(readlink -f "$FIRST_SCRIPT")
     for spec in "${INSTALLS[@]}"; do
@@ -164,9 +188,18 @@ elif [[ -z $COLLECTOR ]]; then
     fi
 else
     MODE=collector
+fi
+if [[ -n $COLLECTOR ]]; then
     [[ -f $COLLECTOR && -x $COLLECTOR ]] || die "--collector $COLLECTOR is not an executable file"
     COLLECTOR=$(readlink -f "$COLLECTOR")
+    if [[ -n $COLLECTOR_SCRIPT ]]; then
+        [[ -f $COLLECTOR_SCRIPT && -r $COLLECTOR_SCRIPT ]] || die "--collector-script $COLLECTOR_SCRIPT is not a readable file"
+        COLLECTOR_SCRIPT=$(readlink -f "$COLLECTOR_SCRIPT")
+    fi
 fi
+# The capture kernel runs a collector in these modes, the first kernel a script in these.
+has_collector() { [[ $MODE == collector || $MODE == first-then-collector ]]; }
+has_first_script() { [[ $MODE == first-kernel || $MODE == first-then-collector ]]; }
 
 for c in apt-get dpkg dpkg-deb qemu-system-x86_64 cpio gzip mkfs.ext4 debugfs gcc xz timeout \
          find ldd truncate; do
@@ -283,18 +316,23 @@ install -m 0755 "$SCRIPTS_DIR/guest/init.sh" "$ROOT/init"
 install -m 0755 "$CACHE/build/bin/kexec-crash" "$ROOT/bin/kexec-crash"
 
 COLLECTOR_CMD=
-if [[ $MODE == collector ]]; then
+if has_collector; then
     copy_with_libs "$COLLECTOR" "$ROOT" /bin/collector
     copy_with_libs /usr/bin/time "$ROOT" /usr/bin/time
-    args=${COLLECTOR_ARGS//\{vmcore\}//proc/vmcore}
-    args=${args//\{out\}//out}
-    if [[ $args == */proc/vmcore* ]]; then
-        COLLECTOR_CMD="collector $args"
+    if [[ -n $COLLECTOR_SCRIPT ]]; then
+        COLLECTOR_CMD="sh $COLLECTOR_SCRIPT (as /etc/collector.sh)"
+        { printf '#!/bin/sh\nset -o pipefail\ncd /out\n'; cat "$COLLECTOR_SCRIPT"; } >"$ROOT/etc/collector.sh"
     else
-        COLLECTOR_CMD="collector $args /proc/vmcore /out/dump"
+        args=${COLLECTOR_ARGS//\{vmcore\}//proc/vmcore}
+        args=${args//\{out\}//out}
+        if [[ $args == */proc/vmcore* ]]; then
+            COLLECTOR_CMD="collector $args"
+        else
+            COLLECTOR_CMD="collector $args /proc/vmcore /out/dump"
+        fi
+        # A file, not a variable in the conf: ARGS may hold quotes, pipes and redirections.
+        printf '#!/bin/sh\nset -o pipefail\ncd /out\n%s\n' "$COLLECTOR_CMD" >"$ROOT/etc/collector.sh"
     fi
-    # A file, not a variable in the conf: ARGS may hold quotes, pipes and redirections.
-    printf '#!/bin/sh\nset -o pipefail\ncd /out\n%s\n' "$COLLECTOR_CMD" >"$ROOT/etc/collector.sh"
     log "collector command: $COLLECTOR_CMD"
 fi
 
@@ -322,7 +360,7 @@ mkdir -p "$EXTRA/bin"
 install -m 0644 "$VMLINUZ" "$EXTRA/vmlinuz"
 install -m 0644 "$WORK/capture.cpio.gz" "$EXTRA/initrd.img"
 install -m 0755 "$CACHE/build/bin/memhog" "$EXTRA/bin/memhog"
-if [[ $MODE == first-kernel ]]; then
+if has_first_script; then
     # Only the first kernel runs them, so they go into its part of the image; the capture
     # image (and the memory the first kernel's rootfs holds) stays what the vmcore had,
     # plus these files.
@@ -367,7 +405,7 @@ if [[ $MODE == copy ]]; then
     # vmcore and its serial.log consistent.
     mkdir -p "$VMCORE_DIR"; SERIAL=$WORK/serial.log
 else
-    RESULT_DIR=$CACHE/$([[ $MODE == collector ]] && echo collector-out || echo first-kernel-out)/$PROFILE
+    RESULT_DIR=$CACHE/$MODE-out/$PROFILE
     rm -rf "$RESULT_DIR"; mkdir -p "$RESULT_DIR"; SERIAL=$RESULT_DIR/serial.log
 fi
 : >"$SERIAL"
@@ -381,11 +419,8 @@ QEMU=(qemu-system-x86_64 -accel tcg -smp "$SMP" -m "$MEM_MB" -nodefaults -displa
       -drive "file=$DATA_IMG,if=virtio,format=raw,readonly=on"
       -drive "file=$OUT_IMG,if=virtio,format=raw")
 log "booting $KVER ($MEM_MB MB, -smp $SMP, crashkernel=$CRASHKERNEL, mode $MODE); serial: $SERIAL"
-if [[ $MODE == first-kernel ]]; then
-    log "first-kernel script: $FIRST_SCRIPT"
-else
-    log "capture kernel command line: $CAPTURE_APPEND"
-fi
+if has_first_script; then log "first-kernel script: $FIRST_SCRIPT"; fi
+if [[ $MODE != first-kernel ]]; then log "capture kernel command line: $CAPTURE_APPEND"; fi
 t0=$(date +%s)
 qrc=0
 timeout "$QEMU_TIMEOUT" "${QEMU[@]}" </dev/null >&2 || qrc=$?
@@ -412,9 +447,11 @@ extract_out_disk() {
 ((qrc == 0)) || failed "QEMU exited with status $qrc"
 grep -aq '^@@MKV FAIL' "$SERIAL" && failed "guest reported a failure"
 
-if [[ $MODE == first-kernel ]]; then
-    frc=$(grep -a -m1 '^@@MKV FIRST_KERNEL_DONE' "$SERIAL" | sed 's/.*rc=//' | tr -d '\r')
+if has_first_script; then
+    frc=$(grep -a -m1 '^@@MKV FIRST_KERNEL_DONE' "$SERIAL" | sed 's/.*rc=//' | tr -d '\r' || true)
     [[ $frc =~ ^[0-9]+$ ]] || failed "the first-kernel script did not report completion"
+fi
+if [[ $MODE == first-kernel ]]; then
     extract_out_disk "$OUT_IMG" "$RESULT_DIR"
     {
         echo "profile:      $PROFILE"
@@ -471,7 +508,7 @@ if [[ $MODE == copy ]]; then
     exit 0
 fi
 
-# Collector mode: pull every regular file out of the ext4 output disk.
+# Collector modes: pull every regular file out of the ext4 output disk.
 crc=$(grep -a -m1 '^@@MKV COLLECTOR_DONE' "$SERIAL" | sed 's/.*rc=//' | tr -d '\r')
 [[ $crc =~ ^[0-9]+$ ]] || failed "collector did not report completion"
 extract_out_disk "$OUT_IMG" "$RESULT_DIR"
@@ -479,6 +516,13 @@ maxrss=$(grep -a 'Maximum resident set size' "$RESULT_DIR/time.txt" 2>/dev/null 
 elapsed=$(grep -a 'Elapsed (wall clock)' "$RESULT_DIR/time.txt" 2>/dev/null | awk '{print $NF}' || true)
 {
     echo "profile:      $PROFILE ($KVER, ${MEM_MB} MB, crashkernel=$CRASHKERNEL)"
+    if [[ $MODE == first-then-collector ]]; then
+        echo "first script: $FIRST_SCRIPT"
+        for i in "${!INSTALL_SRC[@]}"; do echo "installed:    ${INSTALL_SRC[$i]} as ${INSTALL_DEST[$i]}"; done
+        echo "first exit code: $frc"
+        grep -a -m1 '^@@MKV WORKLOAD_DONE' "$SERIAL" | sed 's/^@@MKV WORKLOAD_DONE/first meminfo before: /' | tr -d '\r'
+        grep -a -m1 '^@@MKV FIRST_KERNEL_MEM' "$SERIAL" | sed 's/^@@MKV FIRST_KERNEL_MEM/first meminfo after:  /' | tr -d '\r'
+    fi
     echo "collector:    $COLLECTOR"
     echo "command:      $COLLECTOR_CMD"
     echo "exit code:    $crc"
@@ -498,4 +542,7 @@ cat "$RESULT_DIR/result.txt" >&2
 ls -l "$RESULT_DIR" >&2
 rm -rf "$WORK"
 ((crc == 0)) || { warn "collector exited with $crc (see $RESULT_DIR/collector.log)"; echo "$RESULT_DIR"; exit 1; }
+if [[ $MODE == first-then-collector ]] && ((frc != 0)); then
+    warn "first-kernel script exited with $frc (see $RESULT_DIR/first.log)"; echo "$RESULT_DIR"; exit 1
+fi
 echo "$RESULT_DIR"

@@ -18,3 +18,25 @@ check() {
         tail -n 25 "$log" | sed 's/^/     | /'
     fi
 }
+
+# use_work_dir KEEP NAME: set WORK to KEEP (created, kept) or, when KEEP is empty, to a new
+# temporary directory removed on exit.
+use_work_dir() {
+    if [[ -n $1 ]]; then
+        mkdir -p "$1" || { echo "cannot create $1" >&2; exit 1; }
+        WORK=$(cd "$1" && pwd)
+    else
+        WORK=$(mktemp -d "${TMPDIR:-/tmp}/mdf-$2.XXXXXX")
+        trap 'rm -rf "$WORK"' EXIT
+    fi
+}
+
+# finish_suite: the closing lines (run time since T0, the failed checks, the counts); its
+# status is the suite's.
+finish_suite() {
+    echo "run time: $((SECONDS - T0)) s"
+    echo
+    for f in "${failures[@]}"; do echo "failed: $f"; done
+    echo "$passed passed, $failed failed"
+    [[ $failed -eq 0 ]]
+}

@@ -68,6 +68,8 @@ pub struct Config {
     pub compression: Compression,
     /// `-d` levels; the first is used, the others are retry levels.
     pub dump_levels: Vec<u8>,
+    /// Whether `-d` was given (`--mem-usage` then also estimates those levels).
+    pub dump_level_given: bool,
     /// Effective message level.
     pub message_level: u8,
     /// `-f`.
@@ -247,6 +249,7 @@ pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
         mode: Mode::Help,
         compression: Compression::None,
         dump_levels: vec![0],
+        dump_level_given: false,
         message_level: DEFAULT_MSG_LEVEL,
         force: false,
         non_mmap: false,
@@ -275,7 +278,10 @@ pub fn build(raw: &RawArgs) -> Result<Config, ConfigError> {
             "l" => config.compression = Compression::Lzo,
             "p" => config.compression = Compression::Snappy,
             "z" => config.compression = Compression::Zstd,
-            "d" => config.dump_levels = parse_dump_levels(value)?,
+            "d" => {
+                config.dump_levels = parse_dump_levels(value)?;
+                config.dump_level_given = true;
+            }
             "message-level" => {
                 let level = atoi(value);
                 if !(0..=31).contains(&level) {

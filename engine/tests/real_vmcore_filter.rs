@@ -11,7 +11,7 @@
 //! loudly when either is missing. The vmcore is made by `scripts/make-vmcore.sh` into
 //! `$MAKEDUMPFILE_RS_CACHE` (default `$HOME/.cache/makedumpfile-rs`)`/vmcores/cloud-1g/`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
@@ -20,16 +20,10 @@ use engine::filter::{cycles, DumpLevel, FilterStats, PageFilter};
 use engine::input::elf::ElfVmcore;
 use engine::input::PhysicalMemory;
 
-const LEVELS: [u32; 6] = [2, 4, 8, 16, 27, 31];
+mod common;
+use common::cache_dir;
 
-fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("MAKEDUMPFILE_RS_CACHE") {
-        return PathBuf::from(dir);
-    }
-    let home =
-        std::env::var_os("HOME").expect("HOME is not set and MAKEDUMPFILE_RS_CACHE is not given");
-    Path::new(&home).join(".cache/makedumpfile-rs")
-}
+const LEVELS: [u32; 6] = [2, 4, 8, 16, 27, 31];
 
 fn vmcore_path() -> PathBuf {
     let path = cache_dir().join("vmcores/cloud-1g/vmcore");

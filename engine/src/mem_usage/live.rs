@@ -11,7 +11,8 @@ use crate::input::kcore::crash_reserved_ranges;
 use crate::kernel_version::KernelVersion;
 use crate::progress::{MessageKind, ProgressObserver};
 
-use super::{measure, MemUsage};
+use super::estimate::{capture_notes_size, estimate_sizes, SAMPLE_PER_SET};
+use super::{measure, vmcoreinfo, MemUsage, SizeEstimate};
 
 const IOMEM: &str = "/proc/iomem";
 const SYS_VMCOREINFO: &str = "/sys/kernel/vmcoreinfo";
@@ -19,15 +20,26 @@ const SYS_VMCOREINFO: &str = "/sys/kernel/vmcoreinfo";
 /// kcore's `p_paddr` is only filled in since Linux 4.11 (makedumpfile's limit).
 const FIRST_KERNEL_WITH_KCORE_PADDR: KernelVersion = KernelVersion::new(4, 11, 0);
 
+/// What `--mem-usage` prints.
+#[derive(Debug, Clone)]
+pub struct LiveMeasurement {
+    /// makedumpfile's table.
+    pub usage: MemUsage,
+    /// The dump sizes, per level asked and codec (see [`super::estimate`]).
+    pub estimates: Vec<SizeEstimate>,
+}
+
 /// Classify the running kernel's pages, read through `kcore` (normally /proc/kcore), as
-/// `-d 31` would in the capture kernel. `force` (`-f`) accepts kernels older than 4.11,
+/// `-d 31` would in the capture kernel, and estimate the dump size at each of
+/// `estimate_levels` (none: no estimate). `force` (`-f`) accepts kernels older than 4.11,
 /// whose kcore may lack physical addresses; the refusal is told through `observer` in
 /// makedumpfile's words, and the error then has an empty message.
 pub fn measure_running_kernel(
     kcore: &str,
     force: bool,
+    estimate_levels: &[u8],
     observer: &dyn ProgressObserver,
-) -> Result<MemUsage> {
+) -> Result<LiveMeasurement> {
     let release = running_release()?;
     if KernelVersion::parse(&release)? < FIRST_KERNEL_WITH_KCORE_PADDR && !force {
         observer.message(
@@ -54,7 +66,29 @@ pub fn measure_running_kernel(
         let (paddr, size) = sys_kernel_vmcoreinfo()?;
         memory.load_vmcoreinfo_from_memory(paddr, size)?;
     }
-    measure(&memory)
+    let (usage, kernel) = measure(&memory)?;
+    let estimates = if estimate_levels.is_empty() {
+        Vec::new()
+    } else {
+        let info = vmcoreinfo(&memory)?;
+        let size_note = capture_notes_size(online_cpus(), info.raw().len() as u64);
+        estimate_sizes(
+            &memory,
+            info,
+            &kernel,
+            estimate_levels,
+            size_note,
+            SAMPLE_PER_SET,
+        )?
+    };
+    Ok(LiveMeasurement { usage, estimates })
+}
+
+/// CPUs online now: each leaves a register note in the capture kernel's /proc/vmcore.
+fn online_cpus() -> u64 {
+    // SAFETY: sysconf only reads system configuration and returns -1 for an unknown name.
+    let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    cpus.max(1) as u64
 }
 
 /// `uname -r` of the running kernel (makedumpfile `populate_kernel_version`).

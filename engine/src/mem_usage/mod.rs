@@ -5,10 +5,18 @@
 //! only, the capture kernel's reservation cut out). As makedumpfile, one pass over all
 //! pfns at dump level 31, then zero pages found by reading every page still dumpable (the
 //! ELF writer's rule: `exclude_zero_pages_cyclic` runs for `flag_mem_usage` too).
+//!
+//! Ours then prints a second section, the dump size each level and codec would give
+//! ([`estimate`]), from the same pass's page sets and a sample of page contents.
 
+mod estimate;
 mod live;
+mod sample;
 
-pub use self::live::measure_running_kernel;
+pub use self::estimate::{estimate_table, SizeEstimate};
+pub use self::live::{measure_running_kernel, LiveMeasurement};
+
+use self::estimate::KernelPages;
 
 use crate::dump::elf::exclude_zero_pages;
 use crate::dump::DumpBitmaps;
@@ -17,19 +25,15 @@ use crate::filter::{DumpLevel, PageFilter};
 use crate::input::elf::ElfVmcore;
 use crate::input::PhysicalMemory;
 use crate::progress::NoProgress;
+use crate::vmcoreinfo::VmcoreInfo;
 
 /// makedumpfile `MAX_DUMP_LEVEL`: `--mem-usage` classifies with every exclusion on,
 /// whatever `-d` says.
 const MEM_USAGE_DUMP_LEVEL: u32 = 31;
 
-/// Classify every page of `memory` as `-d 31` would.
-pub(crate) fn measure(memory: &ElfVmcore) -> Result<MemUsage> {
-    let info = memory.vmcoreinfo().ok_or_else(|| {
-        Error::invalid(format!(
-            "{}: no VMCOREINFO (neither a VMCOREINFO note nor /sys/kernel/vmcoreinfo)",
-            memory.name()
-        ))
-    })?;
+/// Classify every page of `memory` as `-d 31` would; also returns the page sets.
+pub(crate) fn measure(memory: &ElfVmcore) -> Result<(MemUsage, KernelPages)> {
+    let info = vmcoreinfo(memory)?;
     let mut filter = PageFilter::new(
         info,
         memory,
@@ -38,8 +42,9 @@ pub(crate) fn measure(memory: &ElfVmcore) -> Result<MemUsage> {
     )
     .map_err(|e| e.context(memory.name()))?;
     let (mut bitmaps, stats) = DumpBitmaps::filtered(memory, &mut filter, &NoProgress)?;
+    let all = bitmaps.dumpable.clone();
     let zero = exclude_zero_pages(memory, &mut bitmaps.dumpable)?;
-    Ok(MemUsage {
+    let usage = MemUsage {
         page_size: memory.page_size(),
         original: bitmaps.ram.len() - bitmaps.memory_holes,
         zero,
@@ -48,7 +53,41 @@ pub(crate) fn measure(memory: &ElfVmcore) -> Result<MemUsage> {
         user: stats.user,
         free: stats.free,
         other_excluded: stats.hwpoison + stats.offline,
+    };
+    let kernel = KernelPages {
+        all,
+        nonzero: bitmaps.dumpable,
+        max_mapnr: bitmaps.ram.len(),
+    };
+    Ok((usage, kernel))
+}
+
+/// `memory`'s VMCOREINFO, which page classification cannot do without.
+fn vmcoreinfo(memory: &ElfVmcore) -> Result<&VmcoreInfo> {
+    memory.vmcoreinfo().ok_or_else(|| {
+        Error::invalid(format!(
+            "{}: no VMCOREINFO (neither a VMCOREINFO note nor /sys/kernel/vmcoreinfo)",
+            memory.name()
+        ))
     })
+}
+
+#[cfg(any(test, feature = "testing"))]
+/// The table and the size estimates for a vmcore instead of the running kernel, so that
+/// tests can set the estimate against real dumps of the same memory.
+pub fn measure_vmcore(memory: &ElfVmcore, levels: &[u8]) -> Result<(MemUsage, Vec<SizeEstimate>)> {
+    let (usage, kernel) = measure(memory)?;
+    // A vmcore's own notes are what its dump will carry.
+    let size_note = memory.notes().data.len() as u64;
+    let estimates = estimate::estimate_sizes(
+        memory,
+        vmcoreinfo(memory)?,
+        &kernel,
+        levels,
+        size_note,
+        estimate::SAMPLE_PER_SET,
+    )?;
+    Ok((usage, estimates))
 }
 
 /// The counts `--mem-usage` prints.
@@ -128,7 +167,9 @@ mod tests {
     }
 
     fn measure_with(path: &Path, reserved: &[Range<u64>]) -> MemUsage {
-        measure(&ElfVmcore::open_kcore(path, reserved).unwrap()).unwrap()
+        measure(&ElfVmcore::open_kcore(path, reserved).unwrap())
+            .unwrap()
+            .0
     }
 
     #[test]
