@@ -51,6 +51,10 @@ if [[ -z ${QUICK:-} ]]; then
     stage "our binary as core_collector inside a capture kernel" tests/capture-kernel.sh --bin target/release/makedumpfile
     stage "Debian's kdump-tools runs our .deb after a panic (debootstrap guest)" tests/kdump-tools-e2e.sh
     stage "--mem-usage /proc/kcore on a live guest kernel vs makedumpfile" tests/mem-usage.sh --bin target/release/makedumpfile
+    stage "size estimate vs the real dumps of the cached vmcores" \
+        cargo test --release -p makedumpfile-engine --features testing --test real_vmcore_estimate -- --ignored
+    stage "--mem-usage size estimate in a live guest vs the dumps its capture kernel writes (one boot)" \
+        tests/size-estimate.sh --bin target/release/makedumpfile
     stage "protected pages: makedumpfile issue 21 (idt_table) reproduced, crash opens ours" tests/protected-pages.sh
     stage "corrupted vmcores, streams and dumps" tests/corruption.sh
     stage "fuzz targets (${FUZZ_SECONDS:-30} s each)" fuzz/run.sh "${FUZZ_SECONDS:-30}"
