@@ -7,7 +7,7 @@
 #![no_main]
 
 use engine::arch::x86_64::{X86_64Translator, START_KERNEL_MAP};
-use engine::arch::VirtualReader;
+use engine::arch::{Translator, VirtualReader};
 use engine::input::PhysicalMemory;
 use engine::kernel_version::KernelVersion;
 use engine::synthetic::machine::SyntheticMemory;
@@ -50,7 +50,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut direct = memory.reader().expect("synthetic reader");
     let mut cached_reader = memory.reader().expect("synthetic reader");
-    let mut cached = VirtualReader::new(&translator, &mut *cached_reader);
+    let wrapped = Translator::X86_64(translator.clone());
+    let mut cached = VirtualReader::new(&wrapped, &mut *cached_reader);
     for &vaddr in &vaddrs {
         let plain = translator.vtop(&mut *direct, vaddr);
         let walk = translator.vtop_walk(&mut *direct, vaddr);
