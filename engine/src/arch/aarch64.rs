@@ -28,7 +28,7 @@
 //! (makedumpfile reads on from physical address 0), and 4/16 KiB pages with 52-bit PAs
 //! use the LPA2 encoding (makedumpfile decodes every 52-bit PA as FEAT_LPA).
 
-use super::walk::{Leaf, TableLevel, TableStep, ValueSource};
+use super::walk::{read_entry, Leaf, TableLevel, TableStep, ValueSource};
 use crate::error::{Error, Result};
 use crate::filter::keys;
 use crate::input::elf::PtLoad;
@@ -366,21 +366,7 @@ impl Arm64Translator {
         let mut table = self.top_table()?;
         for (level, hw_level, shift, entries) in self.geometry() {
             let entry_address = table + ((vaddr >> shift) & (entries - 1)) * 8;
-            let mut raw = [0u8; 8];
-            reader.read_phys(entry_address, &mut raw).map_err(|e| {
-                e.context(format!(
-                    "Can't convert a virtual address({vaddr:#x}) to physical address: can't read the {} entry at {entry_address:#x}",
-                    level.name()
-                ))
-            })?;
-            let entry = u64::from_le_bytes(raw);
-            if let Some(steps) = steps.as_deref_mut() {
-                steps.push(TableStep {
-                    level,
-                    entry_address,
-                    entry,
-                });
-            }
+            let entry = read_entry(reader, vaddr, level, entry_address, steps.as_deref_mut())?;
             if entry & DESC_VALID == 0 {
                 return Err(Error::invalid(format!(
                     "Can't convert a virtual address({vaddr:#x}) to physical address: the {} entry at {entry_address:#x} ({entry:#x}) is not valid",

@@ -89,3 +89,30 @@ pub struct VtopWalk {
     /// The resulting physical address.
     pub paddr: u64,
 }
+
+/// Read the table entry for `vaddr` at `entry_address`, recording it in `steps` when
+/// given; a read failure names the level and the address, as makedumpfile's messages do.
+pub(super) fn read_entry(
+    reader: &mut dyn crate::input::PageReader,
+    vaddr: u64,
+    level: TableLevel,
+    entry_address: u64,
+    steps: Option<&mut Vec<TableStep>>,
+) -> crate::error::Result<u64> {
+    let mut raw = [0u8; 8];
+    reader.read_phys(entry_address, &mut raw).map_err(|e| {
+        e.context(format!(
+            "Can't convert a virtual address({vaddr:#x}) to physical address: can't read the {} entry at {entry_address:#x}",
+            level.name()
+        ))
+    })?;
+    let entry = u64::from_le_bytes(raw);
+    if let Some(steps) = steps {
+        steps.push(TableStep {
+            level,
+            entry_address,
+            entry,
+        });
+    }
+    Ok(entry)
+}

@@ -21,6 +21,7 @@ use crate::vmcoreinfo::VmcoreInfo;
 
 #[cfg(any(test, feature = "testing"))]
 pub use super::walk::VtopWalk;
+use super::walk::read_entry;
 pub use super::walk::{Leaf, TableLevel, TableStep, ValueSource};
 
 /// x86_64 `SECTION_SIZE_BITS` when VMCOREINFO does not say (128 MiB sections).
@@ -209,21 +210,7 @@ impl X86_64Translator {
         };
         for &(level, shift) in levels {
             let entry_address = table + ((vaddr >> shift) & (ENTRIES_PER_TABLE - 1)) * 8;
-            let mut raw = [0u8; 8];
-            reader.read_phys(entry_address, &mut raw).map_err(|e| {
-                e.context(format!(
-                    "Can't convert a virtual address({vaddr:#x}) to physical address: can't read the {} entry at {entry_address:#x}",
-                    level.name()
-                ))
-            })?;
-            let entry = u64::from_le_bytes(raw);
-            if let Some(steps) = steps.as_deref_mut() {
-                steps.push(TableStep {
-                    level,
-                    entry_address,
-                    entry,
-                });
-            }
+            let entry = read_entry(reader, vaddr, level, entry_address, steps.as_deref_mut())?;
             if entry & PAGE_PRESENT == 0 {
                 return Err(Error::invalid(format!(
                     "Can't convert a virtual address({vaddr:#x}) to physical address: the {} entry at {entry_address:#x} ({entry:#x}) is not present",

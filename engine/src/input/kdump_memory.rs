@@ -390,3 +390,21 @@ pub fn scratch_file(dir: &Path, what: &str) -> Result<(File, PathBuf)> {
         format!("Can't create a temporary file in {}", dir.display()),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dump_arch_comes_from_utsname_then_vmcoreinfo() {
+        let arm64 = VmcoreInfo::parse(b"NUMBER(kimage_voffset)=0xffff800000000000\n");
+        let x86 = VmcoreInfo::parse(b"NUMBER(phys_base)=0\n");
+        assert_eq!(dump_arch("x86_64", Some(&arm64), "d").unwrap(), Arch::X86_64);
+        assert_eq!(dump_arch("aarch64", None, "d").unwrap(), Arch::Aarch64);
+        assert_eq!(dump_arch("", Some(&arm64), "d").unwrap(), Arch::Aarch64);
+        assert_eq!(dump_arch("", Some(&x86), "d").unwrap(), Arch::X86_64);
+        assert_eq!(dump_arch("", None, "d").unwrap(), Arch::X86_64);
+        let err = dump_arch("s390x", None, "dump.1").unwrap_err();
+        assert!(err.to_string().contains("dump.1: utsname.machine \"s390x\""), "{err}");
+    }
+}
