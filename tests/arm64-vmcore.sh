@@ -8,7 +8,7 @@
 #   Cores:      $CACHE/vmcores/<profile>/vmcore      (scripts/make-vmcore-arm64.sh)
 #   References: $CACHE/makedumpfile-arm64/<ref>/run  (scripts/build-makedumpfile-arm64.sh)
 #
-# Profiles with a reference that reads them (REF below) get byte comparisons of
+# Cores a reference reads (reference_for, from the VMCOREINFO) get byte comparisons of
 # -l -d 31, -c -d 31, -l -d 0, -l -d 1, -E -d 31, --dump-dmesg, refiltering our -l -d 1 dump,
 # and --split. The 52-bit (LPA2) cores no reference reads (master's walk fails on LPA2
 # descriptors) get the checks that need no reference: every mode exits 0, the dump header
@@ -20,15 +20,25 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/tests/checks.sh"
 . "$ROOT/scripts/lib.sh"
 
-# Which reference reads which core (the arm64 harness' findings): 1.7.2-1.7.9 refuse the
-# trixie cores (they use the configured VA_BITS 52), master reads the ones without LPA2.
-declare -A REF_OF=(
-    [bookworm-cloud-arm64]=debian-1.7.2
-    [trixie-arm64-va48]=master
-    [trixie-arm64-16k-va47]=master
-    [trixie-arm64]=
-    [trixie-arm64-16k]=
-)
+# Which reference reads a core follows from its VMCOREINFO (the arm64 harness' findings):
+# makedumpfile 1.7.2-1.7.9 size the tables by the configured NUMBER(VA_BITS) and refuse
+# 52; master sizes them by the runtime TCR_EL1_T1SZ but decodes every 52-bit PA as
+# FEAT_LPA, which is wrong for the LPA2 descriptors of 4K/16K pages with a 52-bit runtime
+# VA, so nothing reads those cores. Debian's 1.7.2 is the reference where it can be.
+reference_for() { # VMCOREINFO_FILE -> reference name, or nothing
+    local page_size va_bits t1sz pa_bits
+    page_size=$(vmcoreinfo_value "$1" PAGESIZE)
+    va_bits=$(vmcoreinfo_value "$1" 'NUMBER(VA_BITS)')
+    t1sz=$(vmcoreinfo_value "$1" 'NUMBER(TCR_EL1_T1SZ)')
+    pa_bits=$(vmcoreinfo_value "$1" 'NUMBER(MAX_PHYSMEM_BITS)')
+    if [[ $page_size != 65536 && $pa_bits == 52 && -n $t1sz && $((64 - t1sz)) == 52 ]]; then
+        return
+    elif [[ -n $va_bits && $va_bits -le 48 ]]; then
+        echo debian-1.7.2
+    else
+        echo master
+    fi
+}
 profiles=()
 BIN=$ROOT/target/release/makedumpfile
 while [[ $# -gt 0 ]]; do
@@ -104,13 +114,12 @@ for profile in "${profiles[@]}"; do
         failed=$((failed + 1)); failures+=("$profile: no vmcore at $V (scripts/make-vmcore-arm64.sh)")
         continue
     fi
-    [[ -v REF_OF[$profile] ]] || die "unknown profile $profile (add it to REF_OF)"
-    ref_name=${REF_OF[$profile]}
     # VMCOREINFO of the core, read from its ELF note independently of our binary.
     vmcoreinfo_note "$V" >"$D/vmcoreinfo" || { failed=$((failed + 1)); failures+=("$profile: no VMCOREINFO note in $V"); continue; }
     page_size=$(vmcoreinfo_value "$D/vmcoreinfo" PAGESIZE)
     release=$(vmcoreinfo_value "$D/vmcoreinfo" OSRELEASE)
     machine_number=$(e_machine "$V")
+    ref_name=$(reference_for "$D/vmcoreinfo")
     echo "== $profile: PAGESIZE $page_size, OSRELEASE $release, e_machine $machine_number, reference ${ref_name:-none}"
 
     check "$profile: the core is an arm64 ELF vmcore (e_machine 183)" test "$machine_number" = 183
@@ -124,7 +133,7 @@ for profile in "${profiles[@]}"; do
         "$(declare -f same_bytes); '$BIN' -c -d 31 '$D/ours.l31' '$D/ours.re31' >/dev/null && '$BIN' --dump-dmesg '$D/ours.re31' '$D/ours.re31.dmesg' >/dev/null && same_bytes '$D/ours.dmesg' '$D/ours.re31.dmesg'"
 
     if [[ -z $ref_name ]]; then
-        echo "   (no reference reads this core: LPA2 descriptors)"
+        echo "   (no reference reads this core: 52-bit runtime VA with LPA2 descriptors)"
         rm -f "$D"/ours.*
         continue
     fi
