@@ -196,6 +196,72 @@ fn a_file_that_is_not_a_vmcore_is_refused_by_name() {
     assert!(text(&out.stdout).ends_with("makedumpfile Failed.\n"));
 }
 
+/// Only x86_64 and aarch64 dumps are read: any other machine is refused by name, from the
+/// ELF e_machine of a vmcore and from the header's utsname.machine of a kdump dump, in
+/// every mode, with exit 1 and no panic.
+#[test]
+fn other_architectures_are_refused_naming_the_file_and_field() {
+    let dir = TempDir::new("arch");
+    let mut bytes = SyntheticVmcore::mixed(1).to_bytes();
+    for (e_machine, name) in [(21u16, "ppc64"), (22, "s390x"), (243, "riscv64")] {
+        bytes[18..20].copy_from_slice(&e_machine.to_le_bytes());
+        let input = dir.path(&format!("vmcore-{name}"));
+        std::fs::write(&input, &bytes).unwrap();
+        for mode in [
+            &["-l", "-d", "31"][..],
+            &["--dump-dmesg"],
+            &["-E", "-d", "1"],
+        ] {
+            let mut args = mode.to_vec();
+            let output = dir.path("out");
+            args.extend([input.to_str().unwrap(), output.to_str().unwrap()]);
+            let out = run(&args);
+            assert_eq!(out.status.code(), Some(1), "{mode:?} {name}");
+            assert_no_panic(&out);
+            let err = text(&out.stderr);
+            let expected = format!(
+                "{}: e_machine {e_machine} ({name}) is not supported",
+                input.display()
+            );
+            assert!(err.contains(&expected), "{mode:?}: {err}");
+        }
+    }
+
+    let vmcore = write_vmcore(&dir, &SyntheticVmcore::mixed(1));
+    let dump = dir.path("dump");
+    let out = run(&[
+        "-l",
+        "-d",
+        "0",
+        vmcore.to_str().unwrap(),
+        dump.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // utsname.machine: the 5th 65-byte field after the signature and header_version.
+    let mut dump_bytes = std::fs::read(&dump).unwrap();
+    let machine = 12 + 4 * 65;
+    dump_bytes[machine..machine + 65].fill(0);
+    dump_bytes[machine..machine + 7].copy_from_slice(b"ppc64le");
+    std::fs::write(&dump, &dump_bytes).unwrap();
+    let out = run(&[
+        "-l",
+        "-d",
+        "31",
+        dump.to_str().unwrap(),
+        dir.path("re").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_no_panic(&out);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}: utsname.machine \"ppc64le\" is not supported",
+            dump.display()
+        )),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_vmcore_truncated_inside_a_pt_load_is_refused() {
     let dir = TempDir::new("trunc");

@@ -14,7 +14,7 @@
 //! nor space as `\xNN` — where a byte >= 0x80, a negative `char` in C, prints sign-extended
 //! (`\xffffffc3`). We reproduce that so the logs are byte-identical.
 
-use crate::arch::x86_64::X86_64Translator;
+use crate::arch::Translator;
 use crate::arch::VirtualReader;
 use crate::error::{Error, Result};
 use crate::input::PageReader;
@@ -42,7 +42,7 @@ pub struct DmesgOptions {
 /// Extract the log of the kernel described by `info` into `out`.
 pub fn dump_dmesg(
     info: &VmcoreInfo,
-    translator: &X86_64Translator,
+    translator: &Translator,
     reader: &mut dyn PageReader,
     options: DmesgOptions,
     out: &mut Vec<u8>,

@@ -7,13 +7,13 @@
 #![no_main]
 
 use engine::arch::x86_64::{X86_64Translator, START_KERNEL_MAP};
-use engine::arch::VirtualReader;
+use engine::arch::{Translator, VirtualReader};
 use engine::input::PhysicalMemory;
 use engine::kernel_version::KernelVersion;
 use engine::synthetic::machine::SyntheticMemory;
 use engine::vmcoreinfo::VmcoreInfo;
 use libfuzzer_sys::fuzz_target;
-use makedumpfile_fuzz::Cursor;
+use makedumpfile_fuzz::{check_translations, Cursor};
 
 const PAGE: usize = 4096;
 const MAX_PAGES: usize = 64;
@@ -50,28 +50,9 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut direct = memory.reader().expect("synthetic reader");
     let mut cached_reader = memory.reader().expect("synthetic reader");
-    let mut cached = VirtualReader::new(&translator, &mut *cached_reader);
-    for &vaddr in &vaddrs {
-        let plain = translator.vtop(&mut *direct, vaddr);
-        let walk = translator.vtop_walk(&mut *direct, vaddr);
-        match (&plain, &walk) {
-            (Ok(paddr), Ok(walk)) => {
-                assert_eq!(*paddr, walk.paddr);
-                assert!((1..=5).contains(&walk.steps.len()));
-                assert!(walk.steps.iter().all(|s| s.entry & 1 == 1));
-            }
-            (Err(_), Err(_)) => {}
-            _ => panic!("vtop and vtop_walk disagree on {vaddr:#x}: {plain:?} / {walk:?}"),
-        }
-        // The leaf cache must give what an uncached walk gives.
-        match (plain, cached.translate(vaddr)) {
-            (Ok(a), Ok(b)) => assert_eq!(a, b, "cached translation of {vaddr:#x}"),
-            (Err(_), Err(_)) => {}
-            (a, b) => {
-                panic!("cached and uncached translation disagree on {vaddr:#x}: {a:?} / {b:?}")
-            }
-        }
-    }
+    let wrapped = Translator::X86_64(translator.clone());
+    let mut cached = VirtualReader::new(&wrapped, &mut *cached_reader);
+    check_translations(&wrapped, &mut *direct, &mut cached, &vaddrs);
     let mut buf = vec![0u8; read_len];
     let _ = cached.read(read_at, &mut buf);
     let _ = cached.read_u64(read_at);

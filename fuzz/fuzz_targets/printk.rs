@@ -16,6 +16,7 @@
 #![no_main]
 
 use engine::arch::x86_64::{X86_64Translator, START_KERNEL_MAP};
+use engine::arch::Translator;
 use engine::dmesg::{dump_dmesg, format_record, DmesgOptions};
 use engine::input::PhysicalMemory;
 use engine::kernel_version::KernelVersion;
@@ -114,7 +115,11 @@ fuzz_target!(|data: &[u8]| {
         kernel(TOP_TABLE)
     );
     let info = VmcoreInfo::parse(text.as_bytes());
-    let translator = X86_64Translator::new(&info, &[], KernelVersion::new(6, 1, 0));
+    let translator = Translator::X86_64(X86_64Translator::new(
+        &info,
+        &[],
+        KernelVersion::new(6, 1, 0),
+    ));
     let memory = SyntheticMemory {
         bytes: image,
         holes: Vec::new(),

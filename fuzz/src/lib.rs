@@ -139,3 +139,34 @@ impl Patches {
         }
     }
 }
+
+/// The page-table targets' oracle: for each address, `vtop` and `vtop_walk` agree (both
+/// succeed with the same address and a walk of 1–5 valid entries, or both fail), and the
+/// cached [`engine::arch::VirtualReader`] gives what an uncached walk gives.
+pub fn check_translations(
+    translator: &engine::arch::Translator,
+    direct: &mut dyn engine::input::PageReader,
+    cached: &mut engine::arch::VirtualReader<'_, '_>,
+    vaddrs: &[u64],
+) {
+    for &vaddr in vaddrs {
+        let plain = translator.vtop(direct, vaddr);
+        let walk = translator.vtop_walk(direct, vaddr);
+        match (&plain, &walk) {
+            (Ok(paddr), Ok(walk)) => {
+                assert_eq!(*paddr, walk.paddr);
+                assert!((1..=5).contains(&walk.steps.len()));
+                assert!(walk.steps.iter().all(|s| s.entry & 1 == 1));
+            }
+            (Err(_), Err(_)) => {}
+            _ => panic!("vtop and vtop_walk disagree on {vaddr:#x}: {plain:?} / {walk:?}"),
+        }
+        match (plain, cached.translate(vaddr)) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "cached translation of {vaddr:#x}"),
+            (Err(_), Err(_)) => {}
+            (a, b) => {
+                panic!("cached and uncached translation disagree on {vaddr:#x}: {a:?} / {b:?}")
+            }
+        }
+    }
+}

@@ -2,10 +2,12 @@
 //!
 //! makedumpfile walks the page tables on every `readmem(VADDR, …)` and keeps an 8-entry
 //! cache of physical pages. We cache translations instead: the last few leaf mappings
-//! (4 KiB, 2 MiB or 1 GiB each). The mem_map scan reads struct pages sequentially from
-//! vmemmap, which x86_64 maps with 2 MiB pages, so one walk serves 32768 struct pages.
+//! (pages or blocks). The mem_map scan reads struct pages sequentially from vmemmap,
+//! which x86_64 and arm64 with 4 KiB pages map with 2 MiB blocks, so one walk serves
+//! 32768 struct pages.
 
-use super::x86_64::{Leaf, X86_64Translator};
+use super::walk::Leaf;
+use super::Translator;
 use crate::error::Result;
 use crate::input::PageReader;
 
@@ -15,7 +17,7 @@ const CACHED_LEAVES: usize = 8;
 
 /// A reader of kernel virtual addresses for one thread.
 pub struct VirtualReader<'t, 'r> {
-    translator: &'t X86_64Translator,
+    translator: &'t Translator,
     reader: &'r mut dyn PageReader,
     cache: [Option<Leaf>; CACHED_LEAVES],
     next_slot: usize,
@@ -23,7 +25,7 @@ pub struct VirtualReader<'t, 'r> {
 
 impl<'t, 'r> VirtualReader<'t, 'r> {
     /// Wrap a physical reader.
-    pub fn new(translator: &'t X86_64Translator, reader: &'r mut dyn PageReader) -> Self {
+    pub fn new(translator: &'t Translator, reader: &'r mut dyn PageReader) -> Self {
         VirtualReader {
             translator,
             reader,
@@ -33,7 +35,7 @@ impl<'t, 'r> VirtualReader<'t, 'r> {
     }
 
     /// The translator in use.
-    pub fn translator(&self) -> &'t X86_64Translator {
+    pub fn translator(&self) -> &'t Translator {
         self.translator
     }
 

@@ -23,6 +23,13 @@ use crate::vmcoreinfo::VmcoreInfo;
 mod tree;
 pub use tree::TreeItem;
 
+#[cfg(any(test, feature = "testing"))]
+pub use super::walk::VtopWalk;
+use super::walk::read_entry;
+pub use super::walk::{Leaf, TableLevel, TableStep, ValueSource};
+
+/// x86_64 `SECTION_SIZE_BITS` when VMCOREINFO does not say (128 MiB sections).
+pub const DEFAULT_SECTION_SIZE_BITS: i64 = 27;
 /// `__START_KERNEL_map`: base of the kernel text mapping.
 pub const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
 /// `__PAGE_OFFSET` of kernels up to 2.6.26.
@@ -40,95 +47,6 @@ const ENTRIES_PER_TABLE: u64 = 512;
 /// x86_64 `MAX_PHYSMEM_BITS` is at most 52 (5-level paging): no table lies above.
 const MAX_PHYSICAL_ADDRESS: u64 = 1 << 52;
 
-/// Where a value used by the translation came from (printed at `--message-level 8`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueSource {
-    /// Exported by the kernel in VMCOREINFO.
-    Vmcoreinfo,
-    /// Derived from the ELF program headers.
-    PtLoad,
-    /// makedumpfile's compiled-in default for this kernel generation.
-    Constant,
-}
-
-/// One level of the x86_64 page-table hierarchy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TableLevel {
-    /// Top level (PML4, or PML5 with 5-level paging).
-    Pgd,
-    /// Level 4 entry below a 5-level PGD.
-    P4d,
-    /// Page upper directory: may map a 1 GiB page.
-    Pud,
-    /// Page middle directory: may map a 2 MiB page.
-    Pmd,
-    /// Page table entry: maps a 4 KiB page.
-    Pte,
-}
-
-impl TableLevel {
-    /// The name makedumpfile prints for `--vtop` ("PGD", "P4D", …).
-    pub fn name(self) -> &'static str {
-        match self {
-            TableLevel::Pgd => "PGD",
-            TableLevel::P4d => "P4D",
-            TableLevel::Pud => "PUD",
-            TableLevel::Pmd => "PMD",
-            TableLevel::Pte => "PTE",
-        }
-    }
-}
-
-/// One table entry read during a walk: where it was read and what it held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TableStep {
-    /// The level of the table read.
-    pub level: TableLevel,
-    /// Physical address of the entry.
-    pub entry_address: u64,
-    /// The raw 64-bit entry.
-    pub entry: u64,
-}
-
-/// A leaf mapping found by a walk: `size` bytes at virtual `virt_base` map to physical
-/// `phys_base`. Cached by [`super::VirtualReader`] so one walk serves a whole 2 MiB
-/// vmemmap page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Leaf {
-    /// First virtual address of the mapped page.
-    pub virt_base: u64,
-    /// First physical address of the mapped page.
-    pub phys_base: u64,
-    /// 4 KiB, 2 MiB or 1 GiB.
-    pub size: u64,
-}
-
-impl Leaf {
-    /// Whether `vaddr` lies in this mapping.
-    #[inline]
-    pub fn contains(&self, vaddr: u64) -> bool {
-        vaddr.wrapping_sub(self.virt_base) < self.size
-    }
-
-    /// The physical address of `vaddr` (which must be [`Leaf::contains`]ed).
-    #[inline]
-    pub fn translate(&self, vaddr: u64) -> u64 {
-        self.phys_base + (vaddr - self.virt_base)
-    }
-}
-
-#[cfg(any(test, feature = "testing"))]
-/// A complete walk, for `--vtop ADDR`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VtopWalk {
-    /// The address translated.
-    pub vaddr: u64,
-    /// Every entry read, top level first.
-    pub steps: Vec<TableStep>,
-    /// The resulting physical address.
-    pub paddr: u64,
-}
-
 /// The translation parameters of one dumped x86_64 kernel.
 #[derive(Debug, Clone)]
 pub struct X86_64Translator {
@@ -136,8 +54,6 @@ pub struct X86_64Translator {
     five_level: bool,
     entry_mask: u64,
     phys_base: u64,
-    // Read only by `phys_base()`, the inspection API of the tests and fuzz targets.
-    #[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))]
     phys_base_source: ValueSource,
     page_offset: u64,
     page_offset_source: ValueSource,
@@ -202,7 +118,6 @@ impl X86_64Translator {
         }
     }
 
-    #[cfg(any(test, feature = "testing"))]
     /// `phys_base`: where the kernel image was loaded relative to where it was linked.
     pub fn phys_base(&self) -> (u64, ValueSource) {
         (self.phys_base, self.phys_base_source)
@@ -299,21 +214,7 @@ impl X86_64Translator {
         };
         for &(level, shift) in levels {
             let entry_address = table + ((vaddr >> shift) & (ENTRIES_PER_TABLE - 1)) * 8;
-            let mut raw = [0u8; 8];
-            reader.read_phys(entry_address, &mut raw).map_err(|e| {
-                e.context(format!(
-                    "Can't convert a virtual address({vaddr:#x}) to physical address: can't read the {} entry at {entry_address:#x}",
-                    level.name()
-                ))
-            })?;
-            let entry = u64::from_le_bytes(raw);
-            if let Some(steps) = steps.as_deref_mut() {
-                steps.push(TableStep {
-                    level,
-                    entry_address,
-                    entry,
-                });
-            }
+            let entry = read_entry(reader, vaddr, level, entry_address, steps.as_deref_mut())?;
             if entry & PAGE_PRESENT == 0 {
                 return Err(Error::invalid(format!(
                     "Can't convert a virtual address({vaddr:#x}) to physical address: the {} entry at {entry_address:#x} ({entry:#x}) is not present",

@@ -1,5 +1,7 @@
 //! Building the main header and sub header from the vmcore.
 
+use crate::arch::aarch64::Arm64Translator;
+use crate::arch::{Translator, VirtualReader};
 use crate::error::{Error, Result};
 use crate::format::disk_dump_header::{HEADER_VERSION, UTS_FIELD_LEN};
 use crate::format::{DiskDumpHeader, KdumpLayout, KdumpSubHeader, Utsname, KDUMP_SIGNATURE};
@@ -28,20 +30,7 @@ pub fn phys_base(vmcore: &ElfVmcore) -> u64 {
 /// (`vaddr - __START_KERNEL_map + phys_base`; VMCOREINFO symbols are already relocated by
 /// KASLR, so KERNELOFFSET is not added again).
 pub fn read_utsname(vmcore: &ElfVmcore, info: &VmcoreInfo, phys_base: u64) -> Result<Utsname> {
-    let base = info
-        .symbol("system_utsname")
-        .or_else(|| {
-            let ns = info.symbol("init_uts_ns")?;
-            // Without OFFSET(uts_namespace.name) the name follows a 4-byte kref, as
-            // makedumpfile assumes.
-            Some(ns + info.offset("uts_namespace.name").unwrap_or(4) as u64)
-        })
-        .ok_or_else(|| {
-            Error::invalid(format!(
-                "{}: VMCOREINFO has no SYMBOL(init_uts_ns)",
-                vmcore.name()
-            ))
-        })?;
+    let base = utsname_address(vmcore, info)?;
     if base < START_KERNEL_MAP {
         return Err(Error::invalid(format!(
             "{}: SYMBOL(init_uts_ns) {base:#x} is outside the kernel text mapping",
@@ -56,6 +45,46 @@ pub fn read_utsname(vmcore: &ElfVmcore, info: &VmcoreInfo, phys_base: u64) -> Re
         ))
     })?;
     Ok(uts)
+}
+
+/// arm64 `phys_base` (`PHYS_OFFSET`) and utsname: the name is read through the page
+/// tables, as makedumpfile's `readmem(VADDR, …)` translates every address on arm64.
+pub fn arm64_phys_base_and_utsname(
+    vmcore: &ElfVmcore,
+    info: &VmcoreInfo,
+) -> Result<(u64, Utsname)> {
+    let translator = Arm64Translator::new(info, vmcore.loads(), vmcore.page_size())
+        .map_err(|e| e.context(vmcore.name()))?;
+    let address = utsname_address(vmcore, info)?;
+    let translator = Translator::Aarch64(translator);
+    let mut reader = vmcore.reader()?;
+    let mut uts = Utsname::default();
+    VirtualReader::new(&translator, &mut *reader)
+        .read(address, &mut uts.0)
+        .map_err(|e| {
+            e.context(format!(
+                "Can't get the address of system_utsname ({address:#x})"
+            ))
+        })?;
+    Ok((translator.phys_base().0, uts))
+}
+
+/// Virtual address of the crashed kernel's `new_utsname`.
+fn utsname_address(vmcore: &ElfVmcore, info: &VmcoreInfo) -> Result<u64> {
+    info
+        .symbol("system_utsname")
+        .or_else(|| {
+            let ns = info.symbol("init_uts_ns")?;
+            // Without OFFSET(uts_namespace.name) the name follows a 4-byte kref, as
+            // makedumpfile assumes.
+            Some(ns + info.offset("uts_namespace.name").unwrap_or(4) as u64)
+        })
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "{}: VMCOREINFO has no SYMBOL(init_uts_ns)",
+                vmcore.name()
+            ))
+        })
 }
 
 /// What goes into the headers besides the layout.

@@ -9,7 +9,8 @@ use crate::input::elf::ElfVmcore;
 use crate::input::kdump_memory::KdumpMemory;
 use crate::input::PhysicalMemory;
 
-use super::header::{phys_base, read_utsname};
+use super::header::{arm64_phys_base_and_utsname, phys_base, read_utsname};
+use crate::arch::Arch;
 
 /// The input of [`super::write_kdump_from`].
 pub struct DumpInput<'a> {
@@ -42,7 +43,13 @@ impl<'a> DumpInput<'a> {
                 vmcore.name()
             ))
         })?;
-        let base = phys_base(vmcore);
+        let (base, utsname) = match vmcore.arch() {
+            Arch::X86_64 => {
+                let base = phys_base(vmcore);
+                (base, read_utsname(vmcore, info, base)?)
+            }
+            Arch::Aarch64 => arm64_phys_base_and_utsname(vmcore, info)?,
+        };
         let notes = vmcore.notes();
         Ok(DumpInput {
             memory: vmcore,
@@ -51,7 +58,7 @@ impl<'a> DumpInput<'a> {
             vmcoreinfo_in_notes: notes.vmcoreinfo,
             nr_cpus: notes.nr_cpus as i32,
             phys_base: base,
-            utsname: read_utsname(vmcore, info, base)?,
+            utsname,
             timestamp: (info.crashtime().unwrap_or(0), 0),
             eraseinfo: &[],
         })

@@ -5,29 +5,14 @@
 //! input when refiltering), and the new level's exclusions are cleared from it. A page
 //! the input left out therefore stays out whatever the new level.
 
-use super::header::START_KERNEL_MAP;
 use crate::bitmap::Bitmap;
 use crate::error::Result;
 use crate::filter::{FilterStats, PageFilter};
-use crate::input::elf::PtLoad;
 use crate::input::kdump_memory::KdumpMemory;
 use crate::input::PhysicalMemory;
 use crate::progress::{ProgressObserver, Stage};
 
 use super::DumpBitmaps;
-
-/// The PT_LOADs to hand [`PageFilter::new`] for a kdump input, which has none: one
-/// kernel-text segment placed so that the translator derives the input's `phys_base`
-/// (makedumpfile takes `phys_base` from the input's sub header, not from VMCOREINFO).
-pub fn text_load_for_phys_base(phys_base: u64) -> PtLoad {
-    PtLoad {
-        phys_start: phys_base,
-        phys_end: phys_base,
-        virt_start: START_KERNEL_MAP,
-        file_offset: 0,
-        file_size: 0,
-    }
-}
 
 impl DumpBitmaps {
     /// The bitmaps for refiltering `input` with `filter` (or, without VMCOREINFO, the

@@ -150,7 +150,7 @@ impl FreeLists {
 
     /// makedumpfile `next_online_pgdat`: the first source that gives a kernel address.
     fn pgdat(&self, kernel: &mut VirtualReader<'_, '_>, node: u64) -> Result<u64> {
-        let page_offset = kernel.translator().page_offset().0;
+        let page_offset = kernel.translator().kvbase();
         for source in &self.pgdat_sources {
             let candidate = match *source {
                 PgdatSource::NodeData { array } => {

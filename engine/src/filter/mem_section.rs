@@ -11,15 +11,13 @@
 //! masks 5 bits for every kernel, `6464568`); bit 0 is `SECTION_MARKED_PRESENT`.
 
 use super::keys;
-use crate::arch::VirtualReader;
+use crate::arch::{Translator, VirtualReader};
 use crate::error::{Error, Result};
 use crate::kernel_version::KernelVersion;
 use crate::vmcoreinfo::VmcoreInfo;
 
 const SECTION_MARKED_PRESENT: u64 = 1;
 const SECTION_MAP_MASK: u64 = !((1 << 5) - 1);
-/// x86_64 `SECTION_SIZE_BITS` when VMCOREINFO does not say (128 MiB sections).
-const DEFAULT_SECTION_SIZE_BITS: i64 = 27;
 
 /// The struct pages of one present section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +47,8 @@ struct Geometry {
 fn geometry(
     info: &VmcoreInfo,
     page_size: u64,
+    translator: &Translator,
     version: KernelVersion,
-    five_level: bool,
     struct_page_size: u64,
 ) -> Result<Geometry> {
     if keys::symbol(info, "mem_section").is_none() {
@@ -68,19 +66,9 @@ fn geometry(
         })?;
     let page_shift = page_size.trailing_zeros() as i64;
     let section_size_bits =
-        keys::number(info, "SECTION_SIZE_BITS").unwrap_or(DEFAULT_SECTION_SIZE_BITS);
-    // get_versiondep_info_x86_64
-    let max_physmem_bits = keys::number(info, "MAX_PHYSMEM_BITS").unwrap_or(
-        if version < KernelVersion::new(2, 6, 26) {
-            40
-        } else if version < KernelVersion::new(2, 6, 31) {
-            44
-        } else if five_level {
-            52
-        } else {
-            46
-        },
-    );
+        keys::number(info, "SECTION_SIZE_BITS").unwrap_or(translator.default_section_size_bits());
+    let max_physmem_bits = keys::number(info, "MAX_PHYSMEM_BITS")
+        .unwrap_or_else(|| translator.default_max_physmem_bits(version));
     if !(page_shift..=page_shift + 40).contains(&section_size_bits)
         || !(section_size_bits..=64).contains(&max_physmem_bits)
     {
@@ -121,8 +109,8 @@ pub fn find_mem_maps(
     let geometry = geometry(
         info,
         page_size,
+        kernel.translator(),
         version,
-        kernel.translator().five_level(),
         struct_page_size,
     )?;
     let symbol = keys::symbol(info, "mem_section").unwrap_or(0);
@@ -180,7 +168,7 @@ impl SectionWalker {
             // makedumpfile: "Can't read mem_section array." – this form does not validate.
             return Ok(None);
         }
-        let page_offset = kernel.translator().page_offset().0;
+        let page_offset = kernel.translator().kvbase();
         let mut maps = Vec::new();
         let mut raw = vec![0u8; g.section_size];
         for nr in 0..self.num_section {

@@ -53,8 +53,7 @@ pub use dump_level::DumpLevel;
 pub use mem_section::MemMapRange;
 pub use stats::{FilterStats, InvalidFreeOrder};
 
-use crate::arch::x86_64::X86_64Translator;
-use crate::arch::VirtualReader;
+use crate::arch::{Translator, VirtualReader};
 use crate::bitmap::Bitmap;
 use crate::error::{Error, Result};
 use crate::input::elf::PtLoad;
@@ -70,7 +69,7 @@ use crate::protect::ProtectedPages;
 pub struct PageFilter<'m> {
     memory: &'m dyn PhysicalMemory,
     level: DumpLevel,
-    translator: X86_64Translator,
+    translator: Translator,
     rules: PageRules,
     mem_maps: Vec<MemMapRange>,
     max_mapnr: u64,
@@ -120,7 +119,7 @@ impl<'m> PageFilter<'m> {
             Error::invalid("VMCOREINFO lacks OSRELEASE: can't get the kernel version")
         })?;
         let version = KernelVersion::parse(osrelease)?;
-        let translator = X86_64Translator::new(info, loads, version);
+        let translator = Translator::new(memory.arch(), info, loads, version, page_size)?;
         let rules = PageRules::new(info, version)?;
 
         let mut reader = memory.reader()?;
@@ -201,7 +200,7 @@ impl<'m> PageFilter<'m> {
 
     #[cfg(feature = "testing")]
     /// The address translator (for `--vtop`).
-    pub fn translator(&self) -> &X86_64Translator {
+    pub fn translator(&self) -> &Translator {
         &self.translator
     }
 

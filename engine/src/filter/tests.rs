@@ -2,7 +2,7 @@
 //! kernel generation's encoding, plus paging, mem_section forms, cycles and bad input.
 
 use super::*;
-use crate::arch::x86_64::{TableLevel, ValueSource, START_KERNEL_MAP};
+use crate::arch::x86_64::{TableLevel, ValueSource, X86_64Translator, START_KERNEL_MAP};
 use crate::bitmap::Bitmap;
 use crate::error::ErrorKind;
 use crate::synthetic::machine::*;

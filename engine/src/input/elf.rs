@@ -15,6 +15,7 @@ use std::sync::Arc;
 use super::kcore;
 use super::window::{SharedFile, WindowReader};
 use super::{PageReader, PhysicalMemory};
+use crate::arch::Arch;
 use crate::error::{Error, ErrorKind, Result};
 use crate::vmcoreinfo::VmcoreInfo;
 
@@ -175,6 +176,7 @@ pub struct ElfVmcore {
     loads: Vec<PtLoad>,
     notes: ElfNotes,
     vmcoreinfo: Option<VmcoreInfo>,
+    arch: Arch,
     page_size: u64,
     max_mapnr: u64,
     use_mmap: bool,
@@ -268,6 +270,7 @@ impl ElfVmcore {
                 ),
             ));
         }
+        let arch = Arch::from_e_machine(read_u16(&ehdr, 18), &name)?;
         let e_phoff = read_u64(&ehdr, 32);
         let e_shoff = read_u64(&ehdr, 40);
         let e_phentsize = read_u16(&ehdr, 54);
@@ -390,6 +393,7 @@ impl ElfVmcore {
             loads,
             notes,
             vmcoreinfo,
+            arch,
             page_size,
             max_mapnr,
             use_mmap,
@@ -488,6 +492,10 @@ impl ElfVmcore {
 impl PhysicalMemory for ElfVmcore {
     fn page_size(&self) -> u64 {
         self.page_size
+    }
+
+    fn arch(&self) -> Arch {
+        self.arch
     }
 
     fn max_mapnr(&self) -> u64 {
@@ -683,6 +691,27 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
     }
 
+    /// The architecture comes from e_machine; one we don't support is refused at open,
+    /// naming the file and the field.
+    #[test]
+    fn unsupported_e_machine_is_refused_naming_file_and_field() {
+        let path = std::env::temp_dir().join(format!("elf-ppc64-{}", std::process::id()));
+        let mut head = Vec::new();
+        head.extend_from_slice(b"\x7fELF\x02\x01\x01\0");
+        head.resize(18, 0);
+        head.extend_from_slice(&21u16.to_le_bytes()); // EM_PPC64
+        head.resize(4096, 0);
+        std::fs::write(&path, &head).unwrap();
+        let err = ElfVmcore::open(&path, false).unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(err.kind(), ErrorKind::Unsupported);
+        assert!(
+            err.to_string()
+                .contains(&format!("{}: e_machine 21 (ppc64) is not supported", path.display())),
+            "{err}"
+        );
+    }
+
     /// Regression (tests/corruption.sh, "PT_LOAD[1] is a PT_NOTE"): a PT_NOTE as large
     /// as the file was read whole, twice (1.5 GB RSS for the real 846 MB vmcore). It is
     /// refused from the program header alone, before any allocation.
@@ -692,6 +721,8 @@ mod tests {
         let note_size = MAX_NOTES_SIZE + 4096;
         let mut head = Vec::new();
         head.extend_from_slice(b"\x7fELF\x02\x01\x01\0");
+        head.resize(18, 0);
+        head.extend_from_slice(&62u16.to_le_bytes()); // e_machine: EM_X86_64
         head.resize(32, 0);
         head.extend_from_slice(&64u64.to_le_bytes()); // e_phoff
         head.resize(54, 0);

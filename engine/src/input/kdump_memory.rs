@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use super::kdump::KdumpFile;
 use super::{PageReader, PhysicalMemory};
+use crate::arch::Arch;
 use crate::bitmap::Bitmap;
 use crate::codec::PageCodec;
 use crate::error::{Error, ErrorKind, Result};
@@ -32,6 +33,7 @@ const DECODED_PAGES: usize = 8;
 /// An opened kdump-compressed dump, read as physical memory.
 pub struct KdumpMemory {
     dump: KdumpFile<File>,
+    arch: Arch,
     vmcoreinfo: Option<VmcoreInfo>,
     vmcoreinfo_in_notes: Option<(usize, usize)>,
     eraseinfo: Vec<u8>,
@@ -131,8 +133,10 @@ impl KdumpMemory {
         } else {
             Vec::new()
         };
+        let arch = dump_arch(&dump.header.utsname.field_str(4), vmcoreinfo.as_ref(), name)?;
         Ok(KdumpMemory {
             dump,
+            arch,
             vmcoreinfo,
             vmcoreinfo_in_notes,
             eraseinfo,
@@ -201,6 +205,10 @@ impl PhysicalMemory for KdumpMemory {
         self.dump.layout.block_size
     }
 
+    fn arch(&self) -> Arch {
+        self.arch
+    }
+
     fn max_mapnr(&self) -> u64 {
         self.dump.layout.max_mapnr
     }
@@ -213,6 +221,20 @@ impl PhysicalMemory for KdumpMemory {
     fn reader(&self) -> Result<Box<dyn PageReader + '_>> {
         Ok(Box::new(self.kdump_reader()?))
     }
+}
+
+/// The dumped kernel's architecture: the header's `utsname.machine`, as makedumpfile
+/// writes it from the crashed kernel; when that is empty (a header written without the
+/// kernel's utsname), VMCOREINFO keys only arm64 exports; else x86_64, the only
+/// architecture such dumps came from before arm64 support.
+fn dump_arch(machine: &str, info: Option<&VmcoreInfo>, name: &str) -> Result<Arch> {
+    if !machine.is_empty() {
+        return Arch::from_uts_machine(machine, name);
+    }
+    let arm64 = info.is_some_and(|info| {
+        info.number("kimage_voffset").is_some() || info.number("TCR_EL1_T1SZ").is_some()
+    });
+    Ok(if arm64 { Arch::Aarch64 } else { Arch::X86_64 })
 }
 
 /// One thread's reader over a [`KdumpMemory`]: its own codec and a few decoded pages.
@@ -367,4 +389,22 @@ pub fn scratch_file(dir: &Path, what: &str) -> Result<(File, PathBuf)> {
         ErrorKind::Write,
         format!("Can't create a temporary file in {}", dir.display()),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dump_arch_comes_from_utsname_then_vmcoreinfo() {
+        let arm64 = VmcoreInfo::parse(b"NUMBER(kimage_voffset)=0xffff800000000000\n");
+        let x86 = VmcoreInfo::parse(b"NUMBER(phys_base)=0\n");
+        assert_eq!(dump_arch("x86_64", Some(&arm64), "d").unwrap(), Arch::X86_64);
+        assert_eq!(dump_arch("aarch64", None, "d").unwrap(), Arch::Aarch64);
+        assert_eq!(dump_arch("", Some(&arm64), "d").unwrap(), Arch::Aarch64);
+        assert_eq!(dump_arch("", Some(&x86), "d").unwrap(), Arch::X86_64);
+        assert_eq!(dump_arch("", None, "d").unwrap(), Arch::X86_64);
+        let err = dump_arch("s390x", None, "dump.1").unwrap_err();
+        assert!(err.to_string().contains("dump.1: utsname.machine \"s390x\""), "{err}");
+    }
 }

@@ -11,12 +11,16 @@ pub mod kdump;
 pub mod kdump_memory;
 pub mod window;
 
+use crate::arch::Arch;
 use crate::error::Result;
 
 /// A read-only view of the crashed machine's physical memory.
 pub trait PhysicalMemory: Sync {
     /// Page size of the dumped kernel (block size of the output).
     fn page_size(&self) -> u64;
+
+    /// Architecture of the dumped kernel, read from the input.
+    fn arch(&self) -> Arch;
 
     /// Number of pfns covered (highest RAM pfn + 1): `max_mapnr`.
     fn max_mapnr(&self) -> u64;

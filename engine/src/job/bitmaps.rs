@@ -4,7 +4,7 @@
 //! Refiltering ORs the requested level with the input's, as makedumpfile's
 //! `update_dump_level`: pages the input left out cannot come back.
 
-use crate::dump::refilter::text_load_for_phys_base;
+use crate::arch::kdump_loads;
 use crate::dump::DumpBitmaps;
 use crate::error::{Error, Result};
 use crate::filter::{DumpLevel, FilterStats, PageFilter};
@@ -129,7 +129,11 @@ pub(crate) fn of_dump(
     if let Some(message) = message {
         observer.message(MessageKind::Common, &message);
     }
-    let text_load = [text_load_for_phys_base(memory.dump().sub_header.phys_base)];
+    let text_load = kdump_loads(
+        memory.arch(),
+        memory.vmcoreinfo(),
+        memory.dump().sub_header.phys_base,
+    );
     let (bitmaps, stats) = match memory.vmcoreinfo() {
         Some(info) => {
             let mut filter =

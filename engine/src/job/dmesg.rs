@@ -3,9 +3,8 @@
 //! calls it) to standard output. `-f` and `-L` apply as for dumps, through
 //! [`super::output::OutputRules::write_log`].
 
-use crate::arch::x86_64::X86_64Translator;
+use crate::arch::{kdump_loads, Translator};
 use crate::dmesg::{dump_dmesg, DmesgOptions};
-use crate::dump::refilter::text_load_for_phys_base;
 use crate::error::{Error, ErrorKind, Result};
 use crate::input::elf::PtLoad;
 use crate::input::PhysicalMemory;
@@ -50,7 +49,11 @@ pub(super) fn write(
         JobInput::Dump(dump) => (
             dump,
             dump.vmcoreinfo(),
-            vec![text_load_for_phys_base(dump.dump().sub_header.phys_base)],
+            kdump_loads(
+                dump.arch(),
+                dump.vmcoreinfo(),
+                dump.dump().sub_header.phys_base,
+            ),
         ),
     };
     let info = info.ok_or_else(|| {
@@ -59,7 +62,8 @@ pub(super) fn write(
         ))
     })?;
     let version = KernelVersion::parse(info.osrelease().unwrap_or(""))?;
-    let translator = X86_64Translator::new(info, &loads, version);
+    let translator = Translator::new(memory.arch(), info, &loads, version, memory.page_size())
+        .map_err(|e| e.context(name))?;
     let mut log = Vec::new();
     let mut reader = memory.reader()?;
     let extracted = dump_dmesg(info, &translator, &mut *reader, options, &mut log);

@@ -1,7 +1,7 @@
 //! The protected pages a dump of an input must contain, for `--verify` (issue 17).
 
 use super::input::{self, JobInput};
-use crate::dump::refilter::text_load_for_phys_base;
+use crate::arch::kdump_loads;
 use crate::error::{Error, Result};
 use crate::filter::{DumpLevel, PageFilter};
 use crate::input::PhysicalMemory;
@@ -30,7 +30,7 @@ pub fn protected_pfns(path: &str) -> Result<Vec<u64>> {
         }
         JobInput::Dump(memory) => {
             let info = memory.vmcoreinfo().ok_or_else(no_vmcoreinfo)?;
-            let loads = [text_load_for_phys_base(memory.dump().sub_header.phys_base)];
+            let loads = kdump_loads(memory.arch(), Some(info), memory.dump().sub_header.phys_base);
             let filter = PageFilter::new(info, memory, &loads, level)?;
             (filter, Box::new(|pfn| memory.ram().get(pfn)))
         }

@@ -35,6 +35,10 @@ impl PhysicalMemory for SyntheticMemory {
         PS
     }
 
+    fn arch(&self) -> crate::arch::Arch {
+        crate::arch::Arch::X86_64
+    }
+
     fn max_mapnr(&self) -> u64 {
         self.bytes.len() as u64 / PS
     }

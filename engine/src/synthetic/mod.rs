@@ -5,6 +5,7 @@
 //! (its bytes duplicated in the file, as the kernel does), two RAM PT_LOADs around a hole,
 //! the second with pages past its `p_filesz`.
 
+pub mod arm64_tables;
 pub mod large;
 pub mod machine;
 

@@ -1,0 +1,118 @@
+//! What every architecture's page-table walk produces: the levels it reads, the entries
+//! it records for `--vtop`, and the leaf mapping [`super::VirtualReader`] caches.
+
+/// Where a value used by the translation came from (printed at `--message-level 8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueSource {
+    /// Exported by the kernel in VMCOREINFO.
+    Vmcoreinfo,
+    /// Derived from the ELF program headers.
+    PtLoad,
+    /// makedumpfile's compiled-in default for this kernel generation.
+    Constant,
+}
+
+/// One level of a page-table hierarchy, named as Linux names them on every architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableLevel {
+    /// Top level (x86_64 PML4/PML5; arm64 the table at `swapper_pg_dir`).
+    Pgd,
+    /// Below a 5-level PGD.
+    P4d,
+    /// Page upper directory: may map a block (x86_64 1 GiB, arm64 4K-granule 1 GiB).
+    Pud,
+    /// Page middle directory: may map a block (x86_64 2 MiB; arm64 2 MiB, 32 MiB or 512 MiB).
+    Pmd,
+    /// Page table entry: maps one page.
+    Pte,
+}
+
+impl TableLevel {
+    /// The name makedumpfile prints for `--vtop` ("PGD", "P4D", …).
+    pub fn name(self) -> &'static str {
+        match self {
+            TableLevel::Pgd => "PGD",
+            TableLevel::P4d => "P4D",
+            TableLevel::Pud => "PUD",
+            TableLevel::Pmd => "PMD",
+            TableLevel::Pte => "PTE",
+        }
+    }
+}
+
+/// One table entry read during a walk: where it was read and what it held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableStep {
+    /// The level of the table read.
+    pub level: TableLevel,
+    /// Physical address of the entry.
+    pub entry_address: u64,
+    /// The raw 64-bit entry.
+    pub entry: u64,
+}
+
+/// A leaf mapping found by a walk: `size` bytes at virtual `virt_base` map to physical
+/// `phys_base`. Cached by [`super::VirtualReader`] so one walk serves a whole 2 MiB
+/// vmemmap page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leaf {
+    /// First virtual address of the mapped page.
+    pub virt_base: u64,
+    /// First physical address of the mapped page.
+    pub phys_base: u64,
+    /// A page or a block size of the architecture.
+    pub size: u64,
+}
+
+impl Leaf {
+    /// Whether `vaddr` lies in this mapping.
+    #[inline]
+    pub fn contains(&self, vaddr: u64) -> bool {
+        vaddr.wrapping_sub(self.virt_base) < self.size
+    }
+
+    /// The physical address of `vaddr` (which must be [`Leaf::contains`]ed).
+    #[inline]
+    pub fn translate(&self, vaddr: u64) -> u64 {
+        self.phys_base + (vaddr - self.virt_base)
+    }
+}
+
+#[cfg(any(test, feature = "testing"))]
+/// A complete walk, for `--vtop ADDR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VtopWalk {
+    /// The address translated.
+    pub vaddr: u64,
+    /// Every entry read, top level first.
+    pub steps: Vec<TableStep>,
+    /// The resulting physical address.
+    pub paddr: u64,
+}
+
+/// Read the table entry for `vaddr` at `entry_address`, recording it in `steps` when
+/// given; a read failure names the level and the address, as makedumpfile's messages do.
+pub(super) fn read_entry(
+    reader: &mut dyn crate::input::PageReader,
+    vaddr: u64,
+    level: TableLevel,
+    entry_address: u64,
+    steps: Option<&mut Vec<TableStep>>,
+) -> crate::error::Result<u64> {
+    let mut raw = [0u8; 8];
+    reader.read_phys(entry_address, &mut raw).map_err(|e| {
+        e.context(format!(
+            "Can't convert a virtual address({vaddr:#x}) to physical address: can't read the {} entry at {entry_address:#x}",
+            level.name()
+        ))
+    })?;
+    let entry = u64::from_le_bytes(raw);
+    if let Some(steps) = steps {
+        steps.push(TableStep {
+            level,
+            entry_address,
+            entry,
+        });
+    }
+    Ok(entry)
+}
