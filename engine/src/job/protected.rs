@@ -30,7 +30,11 @@ pub fn protected_pfns(path: &str) -> Result<Vec<u64>> {
         }
         JobInput::Dump(memory) => {
             let info = memory.vmcoreinfo().ok_or_else(no_vmcoreinfo)?;
-            let loads = kdump_loads(memory.arch(), Some(info), memory.dump().sub_header.phys_base);
+            let loads = kdump_loads(
+                memory.arch(),
+                Some(info),
+                memory.dump().sub_header.phys_base,
+            );
             let filter = PageFilter::new(info, memory, &loads, level)?;
             (filter, Box::new(|pfn| memory.ram().get(pfn)))
         }
