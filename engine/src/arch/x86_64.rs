@@ -189,14 +189,9 @@ impl X86_64Translator {
         })
     }
 
-    fn walk(
-        &self,
-        reader: &mut dyn PageReader,
-        vaddr: u64,
-        mut steps: Option<&mut Vec<TableStep>>,
-    ) -> Result<Leaf> {
-        let mut table = self.top_table()?;
-        let levels: &[(TableLevel, u32)] = if self.five_level {
+    /// The levels of a walk, top first, with the shift of the address bits each indexes.
+    fn levels(&self) -> &'static [(TableLevel, u32)] {
+        if self.five_level {
             &[
                 (TableLevel::Pgd, 48),
                 (TableLevel::P4d, 39),
@@ -211,7 +206,17 @@ impl X86_64Translator {
                 (TableLevel::Pmd, 21),
                 (TableLevel::Pte, 12),
             ]
-        };
+        }
+    }
+
+    fn walk(
+        &self,
+        reader: &mut dyn PageReader,
+        vaddr: u64,
+        mut steps: Option<&mut Vec<TableStep>>,
+    ) -> Result<Leaf> {
+        let mut table = self.top_table()?;
+        let levels = self.levels();
         for &(level, shift) in levels {
             let entry_address = table + ((vaddr >> shift) & (ENTRIES_PER_TABLE - 1)) * 8;
             let entry = read_entry(reader, vaddr, level, entry_address, steps.as_deref_mut())?;

@@ -60,22 +60,7 @@ impl X86_64Translator {
         visit: &mut dyn FnMut(TreeItem),
     ) -> Result<()> {
         let top = self.top_table()?;
-        let levels: &[(TableLevel, u32)] = if self.five_level() {
-            &[
-                (TableLevel::Pgd, 48),
-                (TableLevel::P4d, 39),
-                (TableLevel::Pud, 30),
-                (TableLevel::Pmd, 21),
-                (TableLevel::Pte, 12),
-            ]
-        } else {
-            &[
-                (TableLevel::Pgd, 39),
-                (TableLevel::Pud, 30),
-                (TableLevel::Pmd, 21),
-                (TableLevel::Pte, 12),
-            ]
-        };
+        let levels = self.levels();
         let mut walk = TreeWalk {
             translator: self,
             reader,
