@@ -10,11 +10,11 @@
 #
 # Cores a reference reads (reference_for, from the VMCOREINFO) get byte comparisons of
 # -l -d 31, -c -d 31, -l -d 0, -l -d 1, -E -d 31, --dump-dmesg, refiltering our -l -d 1 dump,
-# and --split. The 52-bit (LPA2) cores no reference reads (master's walk fails on LPA2
-# descriptors) get the checks that need no reference: every mode exits 0, the dump header
-# carries the core's page size, machine and OSRELEASE (read through the 5-level / LPA2
-# tables), the log holds "Linux version OSRELEASE", and the log read back from our dump
-# equals the log read from the core.
+# and --split; --mem-usage must fail alike. The 52-bit (LPA2) cores no reference reads
+# (master's walk fails on LPA2 descriptors) get the checks that need no reference: every
+# mode exits 0, the dump header carries the core's page size, machine and OSRELEASE (read
+# through the 5-level / LPA2 tables), the log holds "Linux version OSRELEASE", and the log
+# read back from our dump equals the log read from the core.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/tests/checks.sh"
@@ -160,6 +160,10 @@ for profile in "${profiles[@]}"; do
         "$(declare -f same_bytes); '$REF' -l -d 31 '$D/ours.ld1' '$D/ref.re' >/dev/null 2>&1 && '$BIN' -l -d 31 '$D/ours.ld1' '$D/ours.re' >/dev/null && same_bytes '$D/ref.re' '$D/ours.re'"
     check "$profile: --split -l -d 31 in 2 parts byte-identical to $ref_name" bash -c \
         "$(declare -f same_bytes); '$REF' --split -l -d 31 '$V' '$D/ref.s1' '$D/ref.s2' >/dev/null 2>&1 && '$BIN' --split -l -d 31 '$V' '$D/ours.s1' '$D/ours.s2' >/dev/null && same_bytes '$D/ref.s1' '$D/ours.s1' && same_bytes '$D/ref.s2' '$D/ours.s2'"
+    # --mem-usage needs the live system's crashkernel reservation: on a vmcore both refuse
+    # it, with the same exit status and last line.
+    check "$profile: --mem-usage on the core: same exit status and last line as $ref_name" bash -c \
+        "'$REF' --mem-usage '$V' >'$D/ref.mu' 2>&1; r=\$?; '$BIN' --mem-usage '$V' >'$D/ours.mu' 2>&1; o=\$?; echo \"exit \$r / \$o\"; [ \$r = \$o ] && [ \"\$(grep . '$D/ref.mu' | tail -n1)\" = \"\$(grep . '$D/ours.mu' | tail -n1)\" ]"
     rm -f "$D"/ref.* "$D"/ours.*
 done
 

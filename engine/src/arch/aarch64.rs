@@ -28,7 +28,7 @@
 //! (makedumpfile reads on from physical address 0), and 4/16 KiB pages with 52-bit PAs
 //! use the LPA2 encoding (makedumpfile decodes every 52-bit PA as FEAT_LPA).
 
-use super::walk::{read_entry, Leaf, TableLevel, TableStep, ValueSource};
+use super::walk::{entry_error, read_entry, Leaf, TableLevel, TableStep, ValueSource};
 use crate::error::{Error, Result};
 use crate::filter::keys;
 use crate::input::elf::PtLoad;
@@ -368,10 +368,7 @@ impl Arm64Translator {
             let entry_address = table + ((vaddr >> shift) & (entries - 1)) * 8;
             let entry = read_entry(reader, vaddr, level, entry_address, steps.as_deref_mut())?;
             if entry & DESC_VALID == 0 {
-                return Err(Error::invalid(format!(
-                    "Can't convert a virtual address({vaddr:#x}) to physical address: the {} entry at {entry_address:#x} ({entry:#x}) is not valid",
-                    level.name()
-                )));
+                return Err(entry_error(vaddr, level, entry_address, entry, "is not valid"));
             }
             let size = 1u64 << shift;
             let is_page = level == TableLevel::Pte;
@@ -379,10 +376,7 @@ impl Arm64Translator {
             // Blocks exist at hardware levels 1 and 2 only (the kernel's PUD and PMD
             // sections); the block pattern higher up is not a mapping we can follow.
             if is_block && hw_level < 1 {
-                return Err(Error::invalid(format!(
-                    "Can't convert a virtual address({vaddr:#x}) to physical address: the {} entry at {entry_address:#x} ({entry:#x}) is a block mapping at a level that has none",
-                    level.name()
-                )));
+                return Err(entry_error(vaddr, level, entry_address, entry, "is a block mapping at a level that has none"));
             }
             if is_page || is_block {
                 return Ok(Leaf {

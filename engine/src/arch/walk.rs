@@ -116,3 +116,18 @@ pub(super) fn read_entry(
     }
     Ok(entry)
 }
+
+/// The error for an entry that does not continue the walk; `why` says what it is
+/// ("is not present", "is not valid", …).
+pub(super) fn entry_error(
+    vaddr: u64,
+    level: TableLevel,
+    entry_address: u64,
+    entry: u64,
+    why: &str,
+) -> crate::error::Error {
+    crate::error::Error::invalid(format!(
+        "Can't convert a virtual address({vaddr:#x}) to physical address: the {} entry at {entry_address:#x} ({entry:#x}) {why}",
+        level.name()
+    ))
+}

@@ -25,7 +25,7 @@ pub use tree::TreeItem;
 
 #[cfg(any(test, feature = "testing"))]
 pub use super::walk::VtopWalk;
-use super::walk::read_entry;
+use super::walk::{entry_error, read_entry};
 pub use super::walk::{Leaf, TableLevel, TableStep, ValueSource};
 
 /// x86_64 `SECTION_SIZE_BITS` when VMCOREINFO does not say (128 MiB sections).
@@ -221,10 +221,13 @@ impl X86_64Translator {
             let entry_address = table + ((vaddr >> shift) & (ENTRIES_PER_TABLE - 1)) * 8;
             let entry = read_entry(reader, vaddr, level, entry_address, steps.as_deref_mut())?;
             if entry & PAGE_PRESENT == 0 {
-                return Err(Error::invalid(format!(
-                    "Can't convert a virtual address({vaddr:#x}) to physical address: the {} entry at {entry_address:#x} ({entry:#x}) is not present",
-                    level.name()
-                )));
+                return Err(entry_error(
+                    vaddr,
+                    level,
+                    entry_address,
+                    entry,
+                    "is not present",
+                ));
             }
             let leaf_size = 1u64 << shift;
             let is_leaf = match level {
