@@ -3,7 +3,7 @@
 # A missing tool is a failure, never a skip. Prints "N passed, M failed" last.
 #
 #   scripts/test-all.sh            everything (about 20-30 minutes on 2 cores, first run longer;
-#                                  FUZZ_SECONDS=N sets the time per fuzz target, default 30)
+#                                  FUZZ_SECONDS=N sets the time per fuzz target, default 20)
 #   QUICK=1 scripts/test-all.sh    skip the real-vmcore and fuzz stages (development loop)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,7 +26,7 @@ stage() {
 
 need_cmd cargo "install Rust (rustup)"
 if [[ -z ${QUICK:-} ]]; then
-    stage "install dependencies" scripts/install-deps.sh --with-dbg
+    stage "install dependencies" scripts/install-deps.sh --with-dbg --arm64
 fi
 stage "cargo fmt" cargo fmt --all -- --check
 stage "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
@@ -55,9 +55,14 @@ if [[ -z ${QUICK:-} ]]; then
         cargo test --release -p makedumpfile-engine --features testing --test real_vmcore_estimate -- --ignored
     stage "--mem-usage size estimate in a live guest vs the dumps its capture kernel writes (one boot)" \
         tests/size-estimate.sh --bin target/release/makedumpfile
+    stage "arm64: real arm64 cores and the arm64 makedumpfiles (made when missing), which reads which" \
+        tests/arm64-reference.sh
+    stage "arm64: the 52-bit LPA2 cores no makedumpfile reads (made when missing)" \
+        bash -c 'for p in trixie-arm64 trixie-arm64-16k; do scripts/make-vmcore-arm64.sh --profile "$p" >/dev/null || exit 1; done'
+    stage "arm64: ours vs the arm64 makedumpfiles on real arm64 cores (4K and 16K pages)" tests/arm64-vmcore.sh
     stage "protected pages: makedumpfile issue 21 (idt_table) reproduced, crash opens ours" tests/protected-pages.sh
     stage "corrupted vmcores, streams and dumps" tests/corruption.sh
-    stage "fuzz targets (${FUZZ_SECONDS:-30} s each)" fuzz/run.sh "${FUZZ_SECONDS:-30}"
+    stage "fuzz targets (${FUZZ_SECONDS:-20} s each)" fuzz/run.sh "${FUZZ_SECONDS:-20}"
 fi
 
 echo
