@@ -68,6 +68,7 @@ for opts in "-l -d 31" "-c -d 31" "-l -d 1"; do
         check "ours $opts --num-threads $threads, 180 MiB budget: byte-identical" bash -c \
             "MAKEDUMPFILE_RS_MEMFREE=180M '$BIN' $opts --cyclic-buffer 1 --num-threads $threads --show-stats '$V' '$out' >'$out.stats' 2>&1 && cmp '$WORK/ref.$tag' '$out' && echo identical"
         check "ours $opts --num-threads $threads: --show-stats reports the cycles" cycles_reported "$out.stats"
+        check "ours $opts --num-threads $threads: --verify passes" "$BIN" --verify "$out"
         rm -f "$out"
     done
     rm -f "$WORK/ref.$tag"

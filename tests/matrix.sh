@@ -15,7 +15,8 @@
 #
 # Cells where we differ from makedumpfile on purpose are listed in KNOWN below with the
 # reason; for them the stated difference is checked instead (the README has the same
-# table). Ends with "N passed, M failed".
+# table). Every cell where our run completed a dump also checks that `--verify` passes on
+# it (issue 17). Ends with "N passed, M failed".
 #
 # Usage: tests/matrix.sh [--bin PATH] [--vmcore PATH] [--keep]
 set -uo pipefail
@@ -174,6 +175,11 @@ cell() {
     else
         check "$mode × $option: same exit, files, bytes and final line" same_cell "$base"
     fi
+    # Every dump of ours that a cell completed must pass --verify (issue 17): the
+    # files out or out1, out2 (a split set, verified together); a log is not a dump.
+    if [[ $mode != dmesg ]] && all_zero "$base/ours/rc" && compgen -G "$base/ours/out*" >/dev/null; then
+        check "$mode × $option: --verify passes on our output" verify_ours "$base"
+    fi
     # The refilter cells are kept until the refilter-flat cells have been compared, and
     # reassemble × none until reassemble × threads has.
     [[ $mode == refilter || $mode.$option == reassemble.none ]] || ((KEEP)) || rm -rf "$base"
@@ -186,6 +192,15 @@ same_cell() {
     diff "$base/ref/final" "$base/ours/final" >/dev/null || { echo "final line: ref '$(tr '\n' '|' <"$base/ref/final")', ours '$(tr '\n' '|' <"$base/ours/final")'"; ok=1; }
     ((ok == 0)) && echo "exit $(cat "$base/ours/rc"); $(files "$base/ours" | wc -l) files; '$(tail -n 1 "$base/ours/final")'"
     return $ok
+}
+
+# all_zero RC: every exit status recorded in RC (one, or two for -F | -R) is 0.
+all_zero() { [[ -z $(tr ' ' '\n' <"$1" | grep -v '^0$' | grep -v '^$') ]]; }
+
+# verify_ours BASE: our --verify on the cell's output files.
+verify_ours() {
+    local files=("$1"/ours/out*)
+    "$BIN" --verify "${files[@]}"
 }
 
 # field FILE N: the Nth whitespace-separated field of FILE.

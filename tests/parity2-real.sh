@@ -80,6 +80,14 @@ check "ours: --reassemble (parts out of order)" ours --reassemble "$W/our-s3" "$
 check "reassembled == direct -l -d 31" same_bytes "$W/our-joined" "$W/ref-l31"
 check "ours: --reassemble of makedumpfile's parts" ours --reassemble "$W/ref-s1" "$W/ref-s2" "$W/ref-s3" "$W/our-joined-ref"
 check "reassembled makedumpfile parts == direct" same_bytes "$W/our-joined-ref" "$W/ref-l31"
+# Every dump of ours above passes --verify (issue 17); makedumpfile's too.
+check "--verify: our refiltered dumps" ours --verify "$W/our-refilter"
+check "--verify: our refilter of a flattened stream" ours --verify "$W/our-flat30"
+check "--verify: our -E -d 31 dump" ours --verify "$W/our-E31"
+check "--verify: our split set (all three parts)" ours --verify "$W/our-s1" "$W/our-s2" "$W/our-s3"
+check "--verify: our default-splitblock set" ours --verify "$W/our-d1" "$W/our-d2" "$W/our-d3"
+check "--verify: our reassembled dumps" sh -c "'$BIN' --verify '$W/our-joined' && '$BIN' --verify '$W/our-joined-ref'"
+check "--verify: makedumpfile's split set" ours --verify "$W/ref-s1" "$W/ref-s2" "$W/ref-s3"
 check "crash opens the three split files together" sh -c \
     "printf 'sys\nquit\n' | timeout 300 crash -s '$VMLINUX' '$W/our-s1' '$W/our-s2' '$W/our-s3' 2>&1 | grep -q 'RELEASE: '"
 

@@ -276,6 +276,9 @@ for profile in "${profiles[@]}"; do
                 check "$profile: ours $(label "$o")" make_dump "$BIN" "$D/ours.$o" -"${o%%[0-9]*}" -d "$L" "$V"
             fi
             ((crash_ready)) && [[ -s $D/ours.$o/dump ]] && start_crash "$D/ours.$o" "$VMLINUX"
+            # Every dump these readers read passes our --verify (issue 17; a saved -F
+            # stream is verified as the flattened file it is).
+            check "$profile: --verify $(label "$o")" "$BIN" --verify "$D/ours.$o/dump"
             pairs+=("$o $r")
         done
     done
