@@ -183,6 +183,8 @@ for profile in "${profiles[@]}"; do
             ((crash_ready)) && run_crash "$R/out" "$VMLINUX" &
             tcheck "$row" identical "$profile $run: byte-identical to makedumpfile 1.7.2 on the same core" \
                 same_bytes "$R/ref/dump" "$plain"
+            # The collector's own file, as written in the capture kernel (issue 17).
+            check "$profile $run: --verify passes on the collector's output" "$BIN" --verify "$out"
             if ((have_kdf)); then
                 tcheck "$row" libkdumpfile "$profile $run: libkdumpfile: every page = source, dumpable set = makedumpfile's" \
                     "$DEBIAN_PYTHON" "$ROOT/scripts/kdump-pages-check.py" "$S" "$plain" "$R/ref/dump"
