@@ -9,6 +9,8 @@
 #   trixie-arm64-va48    (6.12, 4K, VA 48) against upstream master (1.7.x refuse it).
 #   Default: bookworm-cloud-arm64 only. --binary: our aarch64 makedumpfile (default: built
 #   from this checkout with scripts/build-aarch64.sh, which needs root).
+#   --results DIR (one --profile): no boot; check the outputs of an earlier run again
+#   (a copy of $CACHE/collector-out/<P>/), e.g. after editing one to see a check fail.
 #
 # In the capture kernel, one after another:
 #   reference and ours with Fedora's line      -l --message-level 7 -d 31 /proc/vmcore OUT
@@ -33,10 +35,12 @@ declare -A REFERENCE=(
 )
 PROFILES=()
 OURS=
+RESULTS=
 while (($#)); do
     case $1 in
         --profile) PROFILES+=("${2:?--profile needs a value}"); shift 2 ;;
         --binary) OURS=${2:?--binary needs a path}; shift 2 ;;
+        --results) RESULTS=${2:?--results needs a directory}; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
@@ -45,16 +49,19 @@ done
 for p in "${PROFILES[@]}"; do
     [[ -n ${REFERENCE[$p]:-} ]] || die "no reference makedumpfile reads $p (have: ${!REFERENCE[*]})"
 done
-need_cmd sha256sum "coreutils"
-need_cmd qemu-system-aarch64 "run scripts/install-deps.sh --arm64"
+[[ -z $RESULTS ]] || ((${#PROFILES[@]} == 1)) || die "--results needs exactly one --profile"
+need_cmd cmp "diffutils"
 "$DEBIAN_PYTHON" -c 'import kdumpfile' || die "python3-libkdumpfile missing (scripts/install-deps.sh)"
 
-if [[ -z $OURS ]]; then
-    OURS=$("$ROOT/scripts/build-aarch64.sh" --checkout "$ROOT" | tail -n1)
+if [[ -z $RESULTS ]]; then
+    need_cmd qemu-system-aarch64 "run scripts/install-deps.sh --arm64"
+    if [[ -z $OURS ]]; then
+        OURS=$("$ROOT/scripts/build-aarch64.sh" --checkout "$ROOT" | tail -n1)
+    fi
+    [[ -f $OURS && -x $OURS ]] || die "our aarch64 makedumpfile '$OURS' is missing or not executable"
+    readelf -hW "$OURS" | grep -q AArch64 || die "$OURS is not an aarch64 binary"
+    REFS_DIR=$("$ROOT/scripts/build-makedumpfile-arm64.sh" | tail -n1)
 fi
-[[ -f $OURS && -x $OURS ]] || die "our aarch64 makedumpfile '$OURS' is missing or not executable"
-readelf -hW "$OURS" | grep -q AArch64 || die "$OURS is not an aarch64 binary"
-REFS_DIR=$("$ROOT/scripts/build-makedumpfile-arm64.sh" | tail -n1)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/arm64-capture.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -123,14 +130,17 @@ same_bytes() {
 SUMMARY=()
 for PROFILE in "${PROFILES[@]}"; do
     ref=${REFERENCE[$PROFILE]}
-    need_file "$REFS_DIR/$ref/makedumpfile"
     t0=$SECONDS
-    RES=$("$ROOT/scripts/make-vmcore-arm64.sh" --profile "$PROFILE" --capture-cpus 2 \
-        --collector "$OURS" --collector-extra "ref=$REFS_DIR/$ref/makedumpfile:$REFS_DIR/$ref/sysroot" \
-        --collector-script "$WORK/capture.sh" | tail -n1) || {
-        fail "$PROFILE: a run in the capture kernel failed (see $CACHE/collector-out/$PROFILE/collector.log)"
-        continue
-    }
+    if [[ -n $RESULTS ]]; then
+        RES=$RESULTS
+    else
+        need_file "$REFS_DIR/$ref/makedumpfile"
+        # On a failed run the script still prints the output dir: the checks below say which.
+        RES=$("$ROOT/scripts/make-vmcore-arm64.sh" --profile "$PROFILE" --capture-cpus 2 \
+            --collector "$OURS" --collector-extra "ref=$REFS_DIR/$ref/makedumpfile:$REFS_DIR/$ref/sysroot" \
+            --collector-script "$WORK/capture.sh" | tail -n1) ||
+            fail "$PROFILE: make-vmcore-arm64.sh failed (see $CACHE/collector-out/$PROFILE/)"
+    fi
     [[ -s $RES/runs.txt ]] || { fail "$PROFILE: no runs.txt in $RES"; continue; }
     boot_seconds=$((SECONDS - t0))
     cat "$RES/runs.txt" >&2
@@ -140,8 +150,9 @@ for PROFILE in "${PROFILES[@]}"; do
     for run in ref-fedora ours-fedora ref-kdumptools ours-kdumptools ours-threads; do
         [[ $(field "$run" rc) == 0 ]] || fail "$PROFILE $run exited $(field "$run" rc) (log: $(tail -n2 "$RES/$run.log" | tr '\n' ' '))"
         [[ -f $RES/$run ]] || continue
-        [[ $(stat -c %s "$RES/$run") == "$(field "$run" size)" ]] ||
-            fail "$PROFILE $run: $(stat -c %s "$RES/$run") bytes on the host, $(field "$run" size) in the guest"
+        # What the host compares is what the guest wrote (debugfs extraction, ext4).
+        [[ $(sha256sum <"$RES/$run" | cut -d' ' -f1) == "$(field "$run" sha256)" ]] ||
+            fail "$PROFILE $run: its sha256 on the host is not the guest's"
         [[ $(head -c 8 "$RES/$run") == "KDUMP   " ]] || fail "$PROFILE $run: no kdump signature"
     done
     same_bytes ours-fedora ref-fedora "Fedora line vs $ref"
