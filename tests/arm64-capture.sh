@@ -16,8 +16,10 @@
 #   reference and ours with Fedora's line      -l --message-level 7 -d 31 /proc/vmcore OUT
 #   reference and ours with kdump-tools' line  -c -d 31 /proc/vmcore OUT (its MAKEDUMP_ARGS)
 #   ours with                                  -l -d 31 --num-threads 2 /proc/vmcore OUT
-# Each output is summed there with busybox sha256sum; a dump is deleted after its sum only
-# when the output disk would run short (then the host compares sums, not bytes).
+# Each output is summed there with busybox sha256sum. Our serial dumps (one per line) always
+# come back; the reference's and the threaded one are deleted after their sum when the
+# output disk runs short (then the host compares sums, not bytes). --out-disk-mb MB makes
+# the disk that small (default: make-vmcore-arm64.sh's guest memory + 512 MB, room for all).
 # Asserts: every run exits 0; the capture kernel has 2 CPUs online; ours' bytes equal the
 # reference's for each line; ours threaded equals ours serial (-l -d 31); every dump starts
 # with the kdump signature; on the host, libkdumpfile opens our -l and -c dumps and reads
@@ -36,11 +38,13 @@ declare -A REFERENCE=(
 PROFILES=()
 OURS=
 RESULTS=
+OUT_DISK=()
 while (($#)); do
     case $1 in
         --profile) PROFILES+=("${2:?--profile needs a value}"); shift 2 ;;
         --binary) OURS=${2:?--binary needs a path}; shift 2 ;;
         --results) RESULTS=${2:?--results needs a directory}; shift 2 ;;
+        --out-disk-mb) OUT_DISK=(--out-disk-mb "${2:?--out-disk-mb needs a number}"); shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
@@ -70,29 +74,30 @@ fail() { warn "FAIL: $*"; failures=$((failures + 1)); }
 
 # The capture kernel's script: /bin/collector is ours, /bin/ref the reference. runs.txt gets
 # one line per run: NAME rc=N size=BYTES sha256=HEX kept=yes|no seconds=S.
+# run NAME always|if-room BIN ARGS...
 cat >"$WORK/capture.sh" <<'EOF'
 fail=0
 run() {
-    name=$1; shift
+    name=$1 keep=$2; shift 2
     /usr/bin/time -f %e -o "$name.time" "$@" /proc/vmcore "/out/$name" >"$name.log" 2>&1
     rc=$?
     size=$(stat -c %s "$name" 2>/dev/null || echo missing)
     sum=$(sha256sum "$name" 2>/dev/null | cut -d' ' -f1)
     kept=yes
-    # Keep the dump while 3 more of its size still fit (ext4 needs some slack).
+    # An if-room dump stays while 2 more of its size still fit (room for the next runs).
     free_kb=$(df -k /out | awk 'NR == 2 { print $4 }')
-    if [ "$size" != missing ] && [ $((free_kb * 1024)) -lt $((3 * size)) ]; then
+    if [ "$keep" = if-room ] && [ "$size" != missing ] && [ $((free_kb * 1024)) -lt $((2 * size)) ]; then
         rm -f "$name"; kept=no
     fi
     echo "$name rc=$rc size=$size sha256=${sum:-none} kept=$kept seconds=$(tail -n1 "$name.time")" >>runs.txt
     [ "$rc" = 0 ] || fail=1
 }
 grep -c '^processor' /proc/cpuinfo >cpus.txt
-run ref-fedora ref -l --message-level 7 -d 31
-run ours-fedora collector -l --message-level 7 -d 31
-run ref-kdumptools ref -c -d 31
-run ours-kdumptools collector -c -d 31
-run ours-threads collector -l -d 31 --num-threads 2
+run ref-fedora if-room ref -l --message-level 7 -d 31
+run ours-fedora always collector -l --message-level 7 -d 31
+run ref-kdumptools if-room ref -c -d 31
+run ours-kdumptools always collector -c -d 31
+run ours-threads if-room collector -l -d 31 --num-threads 2
 cat runs.txt
 exit $fail
 EOF
@@ -119,10 +124,11 @@ same_bytes() {
     local a=$1 b=$2 what=$3 sa sb
     sa=$(field "$a" sha256) sb=$(field "$b" sha256)
     [[ $sa =~ ^[0-9a-f]{64}$ && $sb =~ ^[0-9a-f]{64}$ ]] || { fail "$PROFILE $what: no sha256 for $a or $b"; return; }
-    if [[ -f $RES/$a && -f $RES/$b ]]; then
-        cmp "$RES/$a" "$RES/$b" >&2 || fail "$PROFILE $what: $a and $b differ (cmp above)"
+    if [[ -f $RES/$a && -f $RES/$b ]] && ! cmp "$RES/$a" "$RES/$b" >&2; then
+        fail "$PROFILE $what: $a and $b differ (cmp above)"
+        return
     fi
-    [[ $sa == "$sb" ]] || fail "$PROFILE $what: $a sha256 $sa != $b sha256 $sb"
+    [[ $sa == "$sb" ]] || { fail "$PROFILE $what: $a sha256 $sa != $b sha256 $sb"; return; }
     log "$PROFILE $what: $a == $b ($(field "$a" size) bytes, sha256 ${sa:0:16}..., compared by $(
         [[ -f $RES/$a && -f $RES/$b ]] && echo "cmp and sum" || echo "sum in the guest"))"
 }
@@ -138,7 +144,7 @@ for PROFILE in "${PROFILES[@]}"; do
         # On a failed run the script still prints the output dir: the checks below say which.
         RES=$("$ROOT/scripts/make-vmcore-arm64.sh" --profile "$PROFILE" --capture-cpus 2 \
             --collector "$OURS" --collector-extra "ref=$REFS_DIR/$ref/makedumpfile:$REFS_DIR/$ref/sysroot" \
-            --collector-script "$WORK/capture.sh" | tail -n1) ||
+            --collector-script "$WORK/capture.sh" "${OUT_DISK[@]}" | tail -n1) ||
             fail "$PROFILE: make-vmcore-arm64.sh failed (see $CACHE/collector-out/$PROFILE/)"
     fi
     [[ -s $RES/runs.txt ]] || { fail "$PROFILE: no runs.txt in $RES"; continue; }
