@@ -77,16 +77,19 @@ fail() { warn "FAIL: $*"; failures=$((failures + 1)); }
 # run NAME always|if-room BIN ARGS...
 cat >"$WORK/capture.sh" <<'EOF'
 fail=0
+left=5  # runs still to come, for the room check
 run() {
     name=$1 keep=$2; shift 2
+    left=$((left - 1))
     /usr/bin/time -f %e -o "$name.time" "$@" /proc/vmcore "/out/$name" >"$name.log" 2>&1
     rc=$?
     size=$(stat -c %s "$name" 2>/dev/null || echo missing)
     sum=$(sha256sum "$name" 2>/dev/null | cut -d' ' -f1)
     kept=yes
-    # An if-room dump stays while 2 more of its size still fit (room for the next runs).
+    # An if-room dump stays while every run still to come, taken as big as this one, fits.
     free_kb=$(df -k /out | awk 'NR == 2 { print $4 }')
-    if [ "$keep" = if-room ] && [ "$size" != missing ] && [ $((free_kb * 1024)) -lt $((2 * size)) ]; then
+    if [ "$keep" = if-room ] && [ "$size" != missing ] &&
+        [ $((free_kb * 1024)) -lt $(((left + 1) * size)) ]; then
         rm -f "$name"; kept=no
     fi
     echo "$name rc=$rc size=$size sha256=${sum:-none} kept=$kept seconds=$(tail -n1 "$name.time")" >>runs.txt
@@ -101,20 +104,6 @@ run ours-threads if-room collector -l -d 31 --num-threads 2
 cat runs.txt
 exit $fail
 EOF
-
-# read_release DUMP: "VMCOREINFO-OSRELEASE MEMORY-RELEASE" as libkdumpfile sees them.
-read_release() {
-    "$DEBIAN_PYTHON" - "$1" <<'PY'
-import sys, kdumpfile
-k = kdumpfile.kdumpfile(sys.argv[1])
-k.attr["addrxlat.ostype"] = "linux"
-vi = k.attr["linux.vmcoreinfo.lines"]
-name = int(vi["SYMBOL(init_uts_ns)"], 16) + int(vi.get("OFFSET(uts_namespace.name)", "0"))
-# struct new_utsname: sysname, nodename, release, ... each 65 bytes.
-memory = k.read(kdumpfile.KDUMP_KVADDR, name + 2 * 65, 65).split(b"\0")[0].decode()
-print(vi["OSRELEASE"], memory)
-PY
-}
 
 # field RUN KEY: KEY's value in RUN's line of runs.txt.
 field() { sed -n "s/^$1 .*\\b$2=\\([^ ]*\\).*/\\1/p" "$RES/runs.txt"; }
@@ -169,10 +158,12 @@ for PROFILE in "${PROFILES[@]}"; do
     [[ -n $kver ]] || fail "$PROFILE: no kernel version in $RES/result.txt"
     for run in ours-fedora ours-kdumptools; do
         [[ -f $RES/$run ]] || { fail "$PROFILE $run: the dump did not come back to the host"; continue; }
-        if read -r info_rel mem_rel < <(read_release "$RES/$run"); then
-            [[ $info_rel == "$kver" && $mem_rel == "$kver" ]] ||
+        if read -r info_rel mem_rel _ < <("$DEBIAN_PYTHON" "$ROOT/scripts/kdump-release.py" "$RES/$run"); then
+            if [[ $info_rel == "$kver" && $mem_rel == "$kver" ]]; then
+                log "$PROFILE $run: libkdumpfile reads '$mem_rel' from the dump's memory"
+            else
                 fail "$PROFILE $run: libkdumpfile reads release '$mem_rel' from memory, VMCOREINFO '$info_rel', booted $kver"
-            log "$PROFILE $run: libkdumpfile reads '$mem_rel' from the dump's memory"
+            fi
         else
             fail "$PROFILE $run: libkdumpfile cannot read it"
         fi
