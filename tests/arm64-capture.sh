@@ -60,10 +60,12 @@ for p in "${PROFILES[@]}"; do
 done
 [[ -z $RESULTS ]] || ((${#PROFILES[@]} == 1)) || die "--results needs exactly one --profile"
 need_cmd cmp "diffutils"
+need_cmd sha256sum "coreutils"
 "$DEBIAN_PYTHON" -c 'import kdumpfile' || die "python3-libkdumpfile missing (scripts/install-deps.sh)"
 
 if [[ -z $RESULTS ]]; then
     need_cmd qemu-system-aarch64 "run scripts/install-deps.sh --arm64"
+    need_cmd readelf "binutils"
     if [[ -z $OURS ]]; then
         OURS=$("$ROOT/scripts/build-aarch64.sh" --checkout "$ROOT" | tail -n1)
     fi
