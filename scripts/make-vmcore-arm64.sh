@@ -90,7 +90,7 @@
 #     bookworm-cloud-arm64 and as master on trixie-arm64-va48, for -l --message-level 7
 #     -d 31 and -c -d 31; ours --num-threads 2 the same as ours serial. 1.7.2 prints "The
 #     kernel version is not supported" for 6.1 and exits 0. Dumps of -d 31: 25-27 MB (-l)
-#     and 18-20 MB (-c) on bookworm, 47 and 35 MB on trixie; 1.4-7.8 s each in the guest.
+#     and 18-20 MB (-c) on bookworm, 47-55 and 35-41 MB on trixie; 1.4-8.5 s each in the guest.
 #   - Run times (this host, shared): a kdump profile takes 1.5-2.5 min (60-130 s of QEMU);
 #     the qemu-dump profile 35 s; --with-dbg once per kernel: 1 GB download + 1-2 min of xz.
 set -euo pipefail
