@@ -16,7 +16,8 @@
 #       package (about 1 GB download each; Debian's image packages carry a placeholder
 #       System.map only). Cached unless --force.
 #   scripts/make-vmcore-arm64.sh --profile P --collector BIN [--sysroot DIR]
-#           [--collector-args "ARGS"] [--capture-cpus N] [--capture-append "ARGS"] [--keep-vmcore]
+#           [--collector-args "ARGS" | --collector-script FILE] [--collector-extra NAME=BIN[:SYSROOT]]...
+#           [--capture-cpus N] [--capture-append "ARGS"] [--keep-vmcore] [--out-disk-mb MB]
 #       Collector mode, as in make-vmcore.sh: the aarch64 BIN (static, or dynamic with its
 #       DT_NEEDED libraries taken from the sysroot DIR, e.g. $CACHE/makedumpfile-arm64/<name>/
 #       sysroot) runs as /bin/collector inside the arm64 capture kernel against /proc/vmcore;
@@ -24,6 +25,17 @@
 #       --capture-cpus 2 gives the capture kernel nr_cpus=2 (for --num-threads 2).
 #       Output: $CACHE/collector-out/<P>/ (the files of /out, collector.log, time.txt,
 #       result.txt, serial.log).
+#     Several binaries in the SAME capture kernel (one boot, one /proc/vmcore for all):
+#       --collector-extra NAME=BIN[:SYSROOT] (repeatable) also installs the aarch64 BIN as
+#       /bin/NAME, a dynamic one with its libraries from SYSROOT (default: --sysroot). All
+#       libraries share /lib/aarch64-linux-gnu and the first binary installed wins a name:
+#       BIN, then the extras in order, then GNU time (trixie) - give binaries that need
+#       different glibcs no common library, or expect the later one to fail loudly.
+#       --collector-script FILE (instead of --collector-args, as in make-vmcore.sh): the
+#       capture kernel runs FILE (busybox sh -o pipefail, in /out, /proc/vmcore unchanged
+#       between its commands); e.g. several dumps one after another, each summed with
+#       busybox sha256sum and deleted when the output disk (guest memory + 512 MB, or
+#       --out-disk-mb MB) would not hold them all. Its exit status is the collector's.
 #
 # Profiles (kernels from Debian, downloaded with a private apt configuration, see lib.sh):
 #   bookworm-cloud-arm64  linux-image-6.1.0-*-cloud-arm64  4K pages, VA 48, 1024 MB, kdump core
@@ -73,6 +85,12 @@
 #     aborted once (of three runs) at its end: "libgcc_s.so.1 must be installed for
 #     pthread_exit to work", exit 134, with libgcc_s.so.1 in /lib/aarch64-linux-gnu of the
 #     initrd (arm64_copy_with_libs adds it); not reproduced, not explained.
+#   - Several makedumpfiles in ONE capture kernel (--collector-extra, --collector-script;
+#     tests/arm64-capture.sh, nr_cpus=2): ours writes the same bytes as Debian 1.7.2 on
+#     bookworm-cloud-arm64 and as master on trixie-arm64-va48, for -l --message-level 7
+#     -d 31 and -c -d 31; ours --num-threads 2 the same as ours serial. 1.7.2 prints "The
+#     kernel version is not supported" for 6.1 and exits 0. Dumps of -d 31: 25-27 MB (-l)
+#     and 18-20 MB (-c) on bookworm, 47-55 and 35-41 MB on trixie; 1.4-8.5 s each in the guest.
 #   - Run times (this host, shared): a kdump profile takes 1.5-2.5 min (60-130 s of QEMU);
 #     the qemu-dump profile 35 s; --with-dbg once per kernel: 1 GB download + 1-2 min of xz.
 set -euo pipefail
@@ -88,6 +106,9 @@ COLLECTOR_ARGS_SET=0
 KEEP_VMCORE=0
 CAPTURE_CPUS=1
 CAPTURE_EXTRA=
+COLLECTOR_SCRIPT=
+COLLECTOR_EXTRAS=()
+OUT_DISK_MB=
 while (($#)); do
     case $1 in
         --profile) PROFILE=${2:?--profile needs a value}; shift 2 ;;
@@ -105,14 +126,24 @@ while (($#)); do
         --sysroot=*) COLLECTOR_SYSROOT=${1#*=}; shift ;;
         --collector-args) COLLECTOR_ARGS=${2?--collector-args needs a value}; COLLECTOR_ARGS_SET=1; shift 2 ;;
         --collector-args=*) COLLECTOR_ARGS=${1#*=}; COLLECTOR_ARGS_SET=1; shift ;;
+        --collector-script) COLLECTOR_SCRIPT=${2:?--collector-script needs a file}; shift 2 ;;
+        --collector-script=*) COLLECTOR_SCRIPT=${1#*=}; shift ;;
+        --collector-extra) COLLECTOR_EXTRAS+=("${2:?--collector-extra needs NAME=BIN[:SYSROOT]}"); shift 2 ;;
+        --collector-extra=*) COLLECTOR_EXTRAS+=("${1#*=}"); shift ;;
+        --out-disk-mb) OUT_DISK_MB=${2:?--out-disk-mb needs a number}; shift 2 ;;
+        --out-disk-mb=*) OUT_DISK_MB=${1#*=}; shift ;;
         -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
 done
 [[ -n $PROFILE ]] || die "--profile is required (trixie-arm64|trixie-arm64-va48|trixie-arm64-16k|trixie-arm64-16k-va47|bookworm-cloud-arm64-qemudump)"
-if [[ -z $COLLECTOR ]] && ((COLLECTOR_ARGS_SET || KEEP_VMCORE)); then
-    die "--collector-args and --keep-vmcore need --collector"
+if [[ -z $COLLECTOR ]] && ((COLLECTOR_ARGS_SET || KEEP_VMCORE || ${#COLLECTOR_EXTRAS[@]})) ||
+        [[ -z $COLLECTOR && -n $COLLECTOR_SCRIPT$OUT_DISK_MB ]]; then
+    die "--collector-args, --collector-script, --collector-extra, --out-disk-mb and --keep-vmcore need --collector"
 fi
+((COLLECTOR_ARGS_SET == 0)) || [[ -z $COLLECTOR_SCRIPT ]] ||
+    die "--collector-args and --collector-script are two ways to say the same: give one"
+[[ -z $OUT_DISK_MB || $OUT_DISK_MB =~ ^[1-9][0-9]*$ ]] || die "--out-disk-mb needs a positive number, not '$OUT_DISK_MB'"
 [[ -z $COLLECTOR_SYSROOT || -n $COLLECTOR ]] || die "--sysroot needs --collector"
 [[ $CAPTURE_CPUS =~ ^[1-9][0-9]*$ ]] || die "--capture-cpus needs a positive number, not '$CAPTURE_CPUS'"
 [[ $CAPTURE_EXTRA != *"'"* ]] || die "--capture-append must not contain single quotes"
@@ -179,6 +210,24 @@ if [[ -n $COLLECTOR ]]; then
         [[ -d $COLLECTOR_SYSROOT ]] || die "--collector $COLLECTOR is dynamic: give --sysroot DIR with its libraries"
     fi
     readelf -hW "$COLLECTOR" | grep -q 'AArch64' || die "--collector $COLLECTOR is not an aarch64 ELF binary"
+    if [[ -n $COLLECTOR_SCRIPT ]]; then
+        [[ -f $COLLECTOR_SCRIPT && -r $COLLECTOR_SCRIPT ]] || die "--collector-script $COLLECTOR_SCRIPT is not a readable file"
+    fi
+    # EXTRA_NAME[i] EXTRA_BIN[i] EXTRA_SYSROOT[i]: the checked --collector-extra entries.
+    EXTRA_NAME=() EXTRA_BIN=() EXTRA_SYSROOT=()
+    for spec in "${COLLECTOR_EXTRAS[@]}"; do
+        [[ $spec =~ ^([A-Za-z0-9_.-]+)=([^:]+)(:(.+))?$ ]] ||
+            die "--collector-extra '$spec': want NAME=BIN[:SYSROOT] (NAME of letters, digits, _ . -)"
+        name=${BASH_REMATCH[1]} bin=${BASH_REMATCH[2]} sysroot=${BASH_REMATCH[4]:-$COLLECTOR_SYSROOT}
+        case $name in collector|busybox|sh|time|kexec) die "--collector-extra: /bin/$name is taken" ;; esac
+        [[ " ${EXTRA_NAME[*]} " != *" $name "* ]] || die "--collector-extra: $name given twice"
+        [[ -f $bin && -x $bin ]] || die "--collector-extra $name: $bin is not an executable file"
+        readelf -hW "$bin" | grep -q 'AArch64' || die "--collector-extra $name: $bin is not an aarch64 ELF binary"
+        if readelf -lW "$bin" | grep -q 'Requesting program interpreter'; then
+            [[ -d $sysroot ]] || die "--collector-extra $name: $bin is dynamic: give NAME=BIN:SYSROOT or --sysroot"
+        fi
+        EXTRA_NAME+=("$name") EXTRA_BIN+=("$(readlink -f "$bin")") EXTRA_SYSROOT+=("${sysroot:-/nonexistent}")
+    done
 elif [[ $SOURCE == qemu-dump ]]; then
     MODE=first-kernel
 else
@@ -272,9 +321,20 @@ install -m 0755 "$SCRIPTS_DIR/guest/init.sh" "$ROOT/init"
 # shellcheck disable=SC2034  # set by collector_script, read by collector_result (lib.sh)
 COLLECTOR_CMD=
 if [[ $MODE == collector ]]; then
+    # Order matters: the first binary to install a library name wins it (see the usage).
     arm64_copy_with_libs "$COLLECTOR" "${COLLECTOR_SYSROOT:-/nonexistent}" "$ROOT" /bin/collector
+    for i in "${!EXTRA_NAME[@]}"; do
+        arm64_copy_with_libs "${EXTRA_BIN[i]}" "${EXTRA_SYSROOT[i]}" "$ROOT" "/bin/${EXTRA_NAME[i]}"
+        log "extra binary /bin/${EXTRA_NAME[i]}: ${EXTRA_BIN[i]}"
+    done
     arm64_copy_with_libs "$GUEST_SYSROOT/usr/bin/time" "$GUEST_SYSROOT" "$ROOT" /usr/bin/time
-    collector_script "$ROOT" "$COLLECTOR_ARGS"
+    if [[ -n $COLLECTOR_SCRIPT ]]; then
+        COLLECTOR_CMD="sh $COLLECTOR_SCRIPT (as /etc/collector.sh)"
+        { printf '#!/bin/sh\nset -o pipefail\ncd /out\n'; cat "$COLLECTOR_SCRIPT"; } >"$ROOT/etc/collector.sh"
+        log "collector command: $COLLECTOR_CMD"
+    else
+        collector_script "$ROOT" "$COLLECTOR_ARGS"
+    fi
 fi
 
 # KEXEC_ARGS for guest-arm64/kexec-crash.sh; LD_LIBRARY_PATH for the dynamic aarch64 tools.
@@ -299,7 +359,7 @@ log "initramfs: capture $(du -h "$WORK/capture.cpio.gz" | cut -f1), first $(du -
 DATA_IMG=$BUILD/data.img
 [[ -s $DATA_IMG ]] || build_data_disk "$DATA_IMG" "$DATA_RANDOM_MB" "$DATA_B64_MB" "$DATA_TEXT_MB"
 OUT_IMG=$WORK/out.img
-truncate -s $(((1 + KEEP_VMCORE) * MEM_MB + 512))M "$OUT_IMG"
+truncate -s "${OUT_DISK_MB:-$(((1 + KEEP_VMCORE) * MEM_MB + 512))}M" "$OUT_IMG"
 [[ $MODE == copy ]] || mkfs.ext4 -q -F -L mkvmcore-out "$OUT_IMG"
 
 # --- boot ------------------------------------------------------------------------------------
@@ -371,6 +431,9 @@ if [[ $MODE == collector ]]; then
     collector_result "$PROFILE ($KVER, ${MEM_MB} MB, crashkernel=$CRASHKERNEL, aarch64 TCG)" \
         "$COLLECTOR${COLLECTOR_SYSROOT:+ (libraries from $COLLECTOR_SYSROOT)}" "$crc" "$size" \
         >"$RESULT_DIR/result.txt"
+    for i in "${!EXTRA_NAME[@]}"; do
+        echo "extra:        /bin/${EXTRA_NAME[i]} = ${EXTRA_BIN[i]}"
+    done >>"$RESULT_DIR/result.txt"
     cat "$RESULT_DIR/result.txt" >&2
     ls -l "$RESULT_DIR" >&2
     rm -rf "$WORK"
