@@ -60,6 +60,8 @@ if [[ -z ${QUICK:-} ]]; then
     stage "arm64: the 52-bit LPA2 cores no makedumpfile reads (made when missing)" \
         bash -c 'for p in trixie-arm64 trixie-arm64-16k; do scripts/make-vmcore-arm64.sh --profile "$p" >/dev/null || exit 1; done'
     stage "arm64: ours vs the arm64 makedumpfiles on real arm64 cores (4K and 16K pages)" tests/arm64-vmcore.sh
+    stage "arm64: our aarch64 binary and Debian's arm64 makedumpfile 1.7.2 in the same arm64 capture kernel" \
+        tests/arm64-capture.sh
     stage "protected pages: makedumpfile issue 21 (idt_table) reproduced, crash opens ours" tests/protected-pages.sh
     stage "corrupted vmcores, streams and dumps" tests/corruption.sh
     stage "fuzz targets (${FUZZ_SECONDS:-20} s each)" fuzz/run.sh "${FUZZ_SECONDS:-20}"
