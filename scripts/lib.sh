@@ -229,8 +229,10 @@ sys.exit(f"{sys.argv[1]}: no VMCOREINFO note")
 PY
 }
 
-# --- pieces of the vmcore harness shared by make-vmcore.sh's design and make-vmcore-arm64.sh -
-# (make-vmcore.sh still has its own copies; switching it to these is a mechanical follow-up.)
+# --- pieces of the vmcore harness shared by make-vmcore.sh and make-vmcore-arm64.sh -------
+# (make-vmcore.sh uses build_data_disk, extract_out_disk and collector_result; its
+# collector-script and guest-configuration code still has its own copies, which its newer
+# modes extended.)
 
 # build_data_disk IMG RANDOM_MB B64_MB TEXT_MB: an ext4 image of files at three entropy
 # levels (random = raw fallback, base64 ~75%, decimal text), read into the guest's page cache.
@@ -260,13 +262,15 @@ extract_out_disk() {
     done < <(debugfs -R 'ls -p /' "$img" 2>/dev/null)
 }
 
-# collector_result PROFILE_TEXT COLLECTOR_TEXT EXIT_CODE VMCORE_SIZE: result.txt of a
-# collector-mode run, from $SERIAL, $RESULT_DIR/time.txt, $COLLECTOR_CMD and $KEEP_VMCORE.
+# collector_result PROFILE_TEXT COLLECTOR_TEXT EXIT_CODE VMCORE_SIZE [MODE_LINES]: result.txt
+# of a collector-mode run, from $SERIAL, $RESULT_DIR/time.txt, $COLLECTOR_CMD and
+# $KEEP_VMCORE; MODE_LINES (text) come after the profile line.
 collector_result() {
     local maxrss elapsed kept crc=$3 size=$4
     maxrss=$(grep -a 'Maximum resident set size' "$RESULT_DIR/time.txt" 2>/dev/null | awk '{print $NF}' || true)
     elapsed=$(grep -a 'Elapsed (wall clock)' "$RESULT_DIR/time.txt" 2>/dev/null | awk '{print $NF}' || true)
     echo "profile:      $1"
+    [[ -z ${5:-} ]] || printf '%s\n' "$5"
     echo "collector:    $2"
     echo "command:      $COLLECTOR_CMD"
     echo "exit code:    $crc"

@@ -376,21 +376,8 @@ log "initramfs: capture $(du -h "$WORK/capture.cpio.gz" | cut -f1), first $(du -
 
 # --- disks ---------------------------------------------------------------------------------
 DATA_IMG=$BUILD/data.img
-if [[ ! -s $DATA_IMG ]]; then
-    log "building data disk ($((DATA_RANDOM_MB + DATA_B64_MB + DATA_TEXT_MB)) MB of files)"
-    d=$BUILD/data.d
-    rm -rf "$d"; mkdir -p "$d"
-    # Three entropy levels: random (raw fallback), base64 (~75% entropy), decimal text.
-    for ((i = 0; i < DATA_RANDOM_MB / 8; i++)); do head -c 8M /dev/urandom >"$d/random.$i"; done
-    head -c $((DATA_B64_MB * 3 / 4))M /dev/urandom | base64 >"$d/b64.txt"
-    seq 1 100000000 | head -c "${DATA_TEXT_MB}M" >"$d/seq.txt" || true  # SIGPIPE on seq
-    total_mb=$(du -sm "$d" | cut -f1)
-    truncate -s 0 "$DATA_IMG.tmp"
-    truncate -s $((total_mb * 5 / 4 + 32))M "$DATA_IMG.tmp"
-    mkfs.ext4 -q -F -L mkvmcore-data -d "$d" "$DATA_IMG.tmp"
-    mv "$DATA_IMG.tmp" "$DATA_IMG"
-    rm -rf "$d"
-fi
+# Three entropy levels: random (raw fallback), base64 (~75% entropy), decimal text.
+[[ -s $DATA_IMG ]] || build_data_disk "$DATA_IMG" "$DATA_RANDOM_MB" "$DATA_B64_MB" "$DATA_TEXT_MB"
 OUT_IMG=$WORK/out.img
 # Sparse; room for the whole core (copy) or an ELF/-d 0 output (collector), plus a copy
 # of the core with --keep-vmcore.
@@ -432,16 +419,6 @@ failed() {
     echo "----- tail of $SERIAL -----" >&2
     tail -n 60 "$SERIAL" >&2
     exit 1
-}
-# extract_out_disk IMG DIR: every regular file at the top of the ext4 image IMG into DIR.
-extract_out_disk() {
-    local img=$1 dir=$2 mode name
-    # `ls -p` lines: /ino/mode/uid/gid/name/size/ ; regular files have mode 100xxx.
-    while IFS=/ read -r _ _ mode _ _ name _; do
-        [[ $mode == 100* ]] || continue
-        debugfs -R "dump -p /$name $dir/$name" "$img" 2>/dev/null
-        [[ -f $dir/$name ]] || failed "debugfs could not extract /$name"
-    done < <(debugfs -R 'ls -p /' "$img" 2>/dev/null)
 }
 ((qrc == 124)) && failed "QEMU timed out after ${QEMU_TIMEOUT}s"
 ((qrc == 0)) || failed "QEMU exited with status $qrc"
@@ -512,32 +489,18 @@ fi
 crc=$(grep -a -m1 '^@@MKV COLLECTOR_DONE' "$SERIAL" | sed 's/.*rc=//' | tr -d '\r')
 [[ $crc =~ ^[0-9]+$ ]] || failed "collector did not report completion"
 extract_out_disk "$OUT_IMG" "$RESULT_DIR"
-maxrss=$(grep -a 'Maximum resident set size' "$RESULT_DIR/time.txt" 2>/dev/null | awk '{print $NF}' || true)
-elapsed=$(grep -a 'Elapsed (wall clock)' "$RESULT_DIR/time.txt" 2>/dev/null | awk '{print $NF}' || true)
-{
-    echo "profile:      $PROFILE ($KVER, ${MEM_MB} MB, crashkernel=$CRASHKERNEL)"
-    if [[ $MODE == first-then-collector ]]; then
+first_lines=
+if [[ $MODE == first-then-collector ]]; then
+    first_lines=$(
         echo "first script: $FIRST_SCRIPT"
         for i in "${!INSTALL_SRC[@]}"; do echo "installed:    ${INSTALL_SRC[$i]} as ${INSTALL_DEST[$i]}"; done
         echo "first exit code: $frc"
         grep -a -m1 '^@@MKV WORKLOAD_DONE' "$SERIAL" | sed 's/^@@MKV WORKLOAD_DONE/first meminfo before: /' | tr -d '\r'
         grep -a -m1 '^@@MKV FIRST_KERNEL_MEM' "$SERIAL" | sed 's/^@@MKV FIRST_KERNEL_MEM/first meminfo after:  /' | tr -d '\r'
-    fi
-    echo "collector:    $COLLECTOR"
-    echo "command:      $COLLECTOR_CMD"
-    echo "exit code:    $crc"
-    if ((KEEP_VMCORE)); then
-        kept=$(grep -a -m1 '^@@MKV KEPT_VMCORE' "$SERIAL" | awk '{print $3}' | tr -d '\r')
-        echo "source core:  $RESULT_DIR/${kept:-vmcore}"
-    fi
-    echo "capture cpus: $(grep -a -m1 '^@@MKV CAPTURE_CPUS' "$SERIAL" | awk '{print $3}' | tr -d '\r')"
-    echo "capture cmdline: $(grep -a -m1 '^@@MKV CAPTURE_CMDLINE' "$SERIAL" | cut -d' ' -f3- | tr -d '\r')"
-    echo "max RSS kB:   ${maxrss:-unknown}"
-    echo "elapsed:      ${elapsed:-unknown} (inside TCG guest)"
-    echo "vmcore size:  $size"
-    grep -a -m1 '^@@MKV CAPTURE_MEM' "$SERIAL" | sed 's/^@@MKV CAPTURE_MEM/capture meminfo:/' | tr -d '\r'
-    echo "created:      $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-} >"$RESULT_DIR/result.txt"
+    )
+fi
+collector_result "$PROFILE ($KVER, ${MEM_MB} MB, crashkernel=$CRASHKERNEL)" "$COLLECTOR" "$crc" "$size" \
+    "$first_lines" >"$RESULT_DIR/result.txt"
 cat "$RESULT_DIR/result.txt" >&2
 ls -l "$RESULT_DIR" >&2
 rm -rf "$WORK"

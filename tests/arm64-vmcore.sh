@@ -9,8 +9,13 @@
 #   References: $CACHE/makedumpfile-arm64/<ref>/run  (scripts/build-makedumpfile-arm64.sh)
 #
 # Cores a reference reads (reference_for, from the VMCOREINFO) get byte comparisons of
-# -l -d 31, -c -d 31, -l -d 0, -l -d 1, -E -d 31, --dump-dmesg, refiltering our -l -d 1 dump,
-# and --split; --mem-usage must fail alike. The 52-bit (LPA2) cores no reference reads
+# -l -d 0/1/2/4/8/16/31, -c -d 16/31, -E -d 31, --dump-dmesg, refiltering our -l -d 1 dump,
+# and --split; --mem-usage must fail alike; libkdumpfile checks every page of our -l -d 31
+# dump against the core (scripts/kdump-pages-check.py) and its page set against the
+# reference's; --num-threads 2 and 8 write the serial bytes; the aarch64 build
+# (target/aarch64/makedumpfile, from tests/aarch64-binary.sh) run under qemu-user writes
+# the x86_64 build's bytes. (-c at -d 0/1 is left out: zlib of the whole core through the
+# reference under qemu-user takes minutes.) The 52-bit (LPA2) cores no reference reads
 # (master's walk fails on LPA2 descriptors) get the checks that need no reference: every
 # mode exits 0, the dump header carries the core's page size, machine and OSRELEASE (read
 # through the 5-level / LPA2 tables), the log holds "Linux version OSRELEASE", and the log
@@ -50,6 +55,8 @@ while [[ $# -gt 0 ]]; do
 done
 [[ ${#profiles[@]} -gt 0 ]] || profiles=(bookworm-cloud-arm64 trixie-arm64-va48 trixie-arm64-16k-va47 trixie-arm64 trixie-arm64-16k)
 need_file "$BIN" "cargo build --release"
+AARCH64_BIN=$ROOT/target/aarch64/makedumpfile
+"$DEBIAN_PYTHON" -c 'import kdumpfile' 2>/dev/null || die "python3-libkdumpfile missing (scripts/install-deps.sh)"
 need_cmd cmp
 need_cmd python3
 need_cmd qemu-aarch64-static "scripts/install-deps.sh --arm64"
@@ -142,13 +149,31 @@ for profile in "${profiles[@]}"; do
         failed=$((failed + 1)); failures+=("$profile: reference $REF missing (scripts/build-makedumpfile-arm64.sh)")
         continue
     fi
-    for opts in "-l -d 31" "-c -d 31" "-l -d 0" "-l -d 1" "-E -d 31"; do
+    for opts in "-l -d 31" "-c -d 31" "-l -d 0" "-l -d 1" "-l -d 2" "-l -d 4" "-l -d 8" \
+        "-l -d 16" "-c -d 16" "-E -d 31"; do
         tag=$(echo "$opts" | tr -d ' -')
         rm -f "$D/ref.$tag" "$D/ours.$tag"
         check "$profile: $opts byte-identical to $ref_name" bash -c \
             "$(declare -f same_bytes); '$REF' $opts '$V' '$D/ref.$tag' >/dev/null 2>&1 && '$BIN' $opts '$V' '$D/ours.$tag' >/dev/null && same_bytes '$D/ref.$tag' '$D/ours.$tag'"
-        [[ $tag == ld1 ]] || rm -f "$D/ref.$tag" "$D/ours.$tag"
+        [[ $tag == ld1 || $tag == ld31 ]] || rm -f "$D/ref.$tag" "$D/ours.$tag"
     done
+    # Every page of our -l -d 31 dump through libkdumpfile, against the core's page, and our
+    # dumpable set against the reference's.
+    check "$profile: libkdumpfile: every page of our -l -d 31 = the core's, set = $ref_name's" \
+        "$DEBIAN_PYTHON" "$ROOT/scripts/kdump-pages-check.py" "$V" "$D/ours.ld31" "$D/ref.ld31"
+    for threads in 2 8; do
+        check "$profile: -l -d 31 --num-threads $threads writes the serial bytes" bash -c \
+            "$(declare -f same_bytes); '$BIN' -l -d 31 --num-threads $threads '$V' '$D/ours.t$threads' >/dev/null && same_bytes '$D/ours.ld31' '$D/ours.t$threads'"
+        rm -f "$D/ours.t$threads"
+    done
+    # The aarch64 build (scripts/build-aarch64.sh, made by tests/aarch64-binary.sh) under
+    # qemu-user writes what the x86_64 build writes, on an arm64 core too.
+    if [[ -x $AARCH64_BIN ]]; then
+        check "$profile: the aarch64 binary (qemu-user) writes the x86_64 binary's -l -d 31 bytes" bash -c \
+            "$(declare -f same_bytes); qemu-aarch64-static '$AARCH64_BIN' -l -d 31 '$V' '$D/a64.ld31' >/dev/null && same_bytes '$D/ours.ld31' '$D/a64.ld31'"
+    else
+        failed=$((failed + 1)); failures+=("$profile: no aarch64 binary at $AARCH64_BIN (tests/aarch64-binary.sh builds it)")
+    fi
     # makedumpfile 1.7.5+ prints the caller id column when the kernel exports its offset.
     dmesg_opts=()
     if [[ $ref_name != debian-1.7.2 ]] && grep -q '^OFFSET(printk_info.caller_id)=' "$D/vmcoreinfo"; then
