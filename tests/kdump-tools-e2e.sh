@@ -335,6 +335,8 @@ for run in $RUNS; do
         check "$run: libkdumpfile reads every page of the rebuilt dump" \
             "$DEBIAN_PYTHON" "$ROOT/scripts/guest-kdump-tools/kdump-open-check.py" "$R/rebuilt/dump" "$RELEASE"
         check "$run: dmesg.$stamp equals our --dump-dmesg of dump.$stamp (and makedumpfile's of the rebuild)" dmesg_ok "$R"
+        check "$run: our --verify passes on dump.$stamp as saved (flattened)" \
+            "$OURS" --verify "$R/crash/$stamp/dump.$stamp"
     fi
     [[ -n $KEEP ]] || rm -f "$IMG"
     log "=== $run done in $((SECONDS - rstart)) s"
