@@ -84,33 +84,6 @@ assert uts[4] == machine, (uts[4], machine)
 assert uts[2] == release, (uts[2], release)
 EOF
 }
-# vmcoreinfo_note CORE: the VMCOREINFO note's text, straight from the ELF PT_NOTE.
-vmcoreinfo_note() {
-    python3 - "$1" <<'PY'
-import struct, sys
-f = open(sys.argv[1], "rb")
-ehdr = f.read(64)
-phoff, = struct.unpack_from("<Q", ehdr, 32)
-phnum, = struct.unpack_from("<H", ehdr, 56)
-f.seek(phoff)
-phdrs = f.read(56 * phnum)
-for i in range(phnum):
-    p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", phdrs, 56 * i)
-    if p_type != 4:
-        continue
-    f.seek(p_offset)
-    notes, at = f.read(p_filesz), 0
-    while at + 12 <= len(notes):
-        namesz, descsz, _ = struct.unpack_from("<III", notes, at)
-        name = notes[at + 12:at + 12 + namesz].rstrip(b"\0")
-        desc_at = at + 12 + (namesz + 3) // 4 * 4
-        if name == b"VMCOREINFO":
-            sys.stdout.write(notes[desc_at:desc_at + descsz].split(b"\0")[0].decode())
-            sys.exit(0)
-        at = desc_at + (descsz + 3) // 4 * 4
-sys.exit("no VMCOREINFO note")
-PY
-}
 e_machine() { python3 -c "import struct,sys; print(struct.unpack_from('<H', open(sys.argv[1],'rb').read(64), 18)[0])" "$1"; }
 
 for profile in "${profiles[@]}"; do
@@ -122,7 +95,7 @@ for profile in "${profiles[@]}"; do
         continue
     fi
     # VMCOREINFO of the core, read from its ELF note independently of our binary.
-    vmcoreinfo_note "$V" >"$D/vmcoreinfo" || { failed=$((failed + 1)); failures+=("$profile: no VMCOREINFO note in $V"); continue; }
+    elf_vmcoreinfo "$V" >"$D/vmcoreinfo" || { failed=$((failed + 1)); failures+=("$profile: no VMCOREINFO note in $V"); continue; }
     page_size=$(vmcoreinfo_value "$D/vmcoreinfo" PAGESIZE)
     release=$(vmcoreinfo_value "$D/vmcoreinfo" OSRELEASE)
     machine_number=$(e_machine "$V")

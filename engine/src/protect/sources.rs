@@ -146,11 +146,9 @@ fn kernel_image(
     for paddrs in image {
         let pfns = paddrs.start / found.page_size..paddrs.end.div_ceil(found.page_size);
         for pfn in pfns {
-            let Some(map) = kernel
-                .mem_maps
-                .iter()
-                .find(|m| (m.pfn_start..m.pfn_end).contains(&pfn))
-            else {
+            // mem_maps are in pfn order (find_mem_maps walks the sections ascending).
+            let at = kernel.mem_maps.partition_point(|m| m.pfn_end <= pfn);
+            let Some(map) = kernel.mem_maps.get(at).filter(|m| m.pfn_start <= pfn) else {
                 continue;
             };
             let vaddr = map.mem_map + (pfn - map.pfn_start) * kernel.struct_page_size;
