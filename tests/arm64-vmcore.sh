@@ -13,8 +13,8 @@
 # and --split; --mem-usage must fail alike; libkdumpfile checks every page of our -l -d 31
 # dump against the core (scripts/kdump-pages-check.py) and its page set against the
 # reference's; --num-threads 2 and 8 write the serial bytes; the aarch64 build
-# (target/aarch64/makedumpfile, from tests/aarch64-binary.sh) run under qemu-user writes
-# the x86_64 build's bytes. (-c at -d 0/1 is left out: zlib of the whole core through the
+# (scripts/build-aarch64.sh from this checkout, made here: up to date and present on a clean
+# checkout) run under qemu-user writes the x86_64 build's bytes. (-c at -d 0/1 is left out: zlib of the whole core through the
 # reference under qemu-user takes minutes.) The 52-bit (LPA2) cores no reference reads
 # (master's walk fails on LPA2 descriptors) get the checks that need no reference: every
 # mode exits 0, the dump header carries the core's page size, machine and OSRELEASE (read
@@ -55,7 +55,6 @@ while [[ $# -gt 0 ]]; do
 done
 [[ ${#profiles[@]} -gt 0 ]] || profiles=(bookworm-cloud-arm64 trixie-arm64-va48 trixie-arm64-16k-va47 trixie-arm64 trixie-arm64-16k)
 need_file "$BIN" "cargo build --release"
-AARCH64_BIN=$ROOT/target/aarch64/makedumpfile
 "$DEBIAN_PYTHON" -c 'import kdumpfile' 2>/dev/null || die "python3-libkdumpfile missing (scripts/install-deps.sh)"
 need_cmd cmp
 need_cmd python3
@@ -63,6 +62,12 @@ need_cmd qemu-aarch64-static "scripts/install-deps.sh --arm64"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mdf-arm64.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
+
+# The aarch64 build of this checkout (incremental: its target directory is cached per
+# checkout). A leftover target/aarch64 binary could be stale or, on a clean checkout, absent.
+AARCH64_BIN=$("$ROOT/scripts/build-aarch64.sh" --checkout "$ROOT" --out "$WORK/aarch64/makedumpfile" | tail -n 1) ||
+    die "scripts/build-aarch64.sh failed"
+need_file "$AARCH64_BIN" "scripts/build-aarch64.sh"
 
 same_bytes() { cmp "$1" "$2" && echo "identical: $(stat -c %s "$1") bytes"; }
 vmcoreinfo_value() { grep -m1 "^$2=" "$1" | cut -d= -f2-; }
@@ -139,14 +144,10 @@ for profile in "${profiles[@]}"; do
             "$(declare -f same_bytes); '$BIN' -l -d 31 --num-threads $threads '$V' '$D/ours.t$threads' >/dev/null && same_bytes '$D/ours.ld31' '$D/ours.t$threads'"
         rm -f "$D/ours.t$threads"
     done
-    # The aarch64 build (scripts/build-aarch64.sh, made by tests/aarch64-binary.sh) under
-    # qemu-user writes what the x86_64 build writes, on an arm64 core too.
-    if [[ -x $AARCH64_BIN ]]; then
-        check "$profile: the aarch64 binary (qemu-user) writes the x86_64 binary's -l -d 31 bytes" bash -c \
-            "$(declare -f same_bytes); qemu-aarch64-static '$AARCH64_BIN' -l -d 31 '$V' '$D/a64.ld31' >/dev/null && same_bytes '$D/ours.ld31' '$D/a64.ld31'"
-    else
-        failed=$((failed + 1)); failures+=("$profile: no aarch64 binary at $AARCH64_BIN (tests/aarch64-binary.sh builds it)")
-    fi
+    # The aarch64 build under qemu-user writes what the x86_64 build writes, on an arm64
+    # core too.
+    check "$profile: the aarch64 binary (qemu-user) writes the x86_64 binary's -l -d 31 bytes" bash -c \
+        "$(declare -f same_bytes); qemu-aarch64-static '$AARCH64_BIN' -l -d 31 '$V' '$D/a64.ld31' >/dev/null && same_bytes '$D/ours.ld31' '$D/a64.ld31'"
     # makedumpfile 1.7.5+ prints the caller id column when the kernel exports its offset.
     dmesg_opts=()
     if [[ $ref_name != debian-1.7.2 ]] && grep -q '^OFFSET(printk_info.caller_id)=' "$D/vmcoreinfo"; then
