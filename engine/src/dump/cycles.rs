@@ -158,6 +158,47 @@ mod tests {
     use crate::progress::NoProgress;
     use crate::synthetic::SyntheticVmcore;
 
+    /// Reading a regular file through mmap windows (as /proc/vmcore is read) or with
+    /// pread (as regular files are by default) writes the same dump, serially and with
+    /// producer threads.
+    #[test]
+    fn mapped_and_pread_inputs_write_the_same_dump() {
+        let path = std::env::temp_dir().join(format!("cycles-mmap-test-{}", std::process::id()));
+        std::fs::write(&path, SyntheticVmcore::mixed(31).to_bytes()).unwrap();
+        let dump = |vmcore: &ElfVmcore, threads: usize| {
+            let info = vmcore.vmcoreinfo().unwrap().clone();
+            let filter =
+                PageFilter::new(&info, vmcore, vmcore.loads(), DumpLevel::new(31).unwrap()).unwrap();
+            let mut source = FilteredCycles::new(vmcore, Some(filter), 192).scan_threads(threads);
+            let mut out = MemoryOutput::default();
+            let options = DumpOptions {
+                compression: Compression::Zlib,
+                dump_level: 31,
+                threads,
+                ..Default::default()
+            };
+            write_kdump_cycles(
+                &crate::dump::DumpInput::from_elf(vmcore).unwrap(),
+                &mut source,
+                &options,
+                None,
+                &mut out,
+                &NoProgress,
+            )
+            .unwrap();
+            out.bytes
+        };
+        let mapped = ElfVmcore::open_mapped(&path).unwrap();
+        let pread = ElfVmcore::open(&path, true).unwrap();
+        for threads in [0, 2] {
+            assert!(
+                dump(&mapped, threads) == dump(&pread, threads),
+                "mmap and pread differ with {threads} threads"
+            );
+        }
+        std::fs::remove_file(path).unwrap();
+    }
+
     /// Cycles of 64, 192 and 512 pfns give the same bytes and counts as one cycle, with
     /// order-7 blocks (128 pfns) crossing cycle boundaries.
     #[test]

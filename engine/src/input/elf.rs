@@ -197,9 +197,20 @@ pub fn is_elf(head: &[u8]) -> bool {
 }
 
 impl ElfVmcore {
-    /// Open and validate an ELF64 little-endian core.
+    /// Open and validate an ELF64 little-endian core. `use_mmap` (no `--non-mmap`) maps
+    /// the file where that pays off: /proc/vmcore, not a regular file
+    /// ([`super::window::mmap_pays_off`]).
     pub fn open(path: &Path, use_mmap: bool) -> Result<Self> {
         Self::open_selecting(path, use_mmap, None)
+    }
+
+    /// [`ElfVmcore::open`] mapping even a regular file: the tests of the mmap path run on
+    /// files, as /proc/vmcore exists only in a capture kernel.
+    #[cfg(test)]
+    pub(crate) fn open_mapped(path: &Path) -> Result<Self> {
+        let mut vmcore = Self::open_selecting(path, true, None)?;
+        vmcore.use_mmap = true;
+        Ok(vmcore)
     }
 
     /// Open `/proc/kcore` (or a core laid out like it) for `--mem-usage`: segments without
@@ -233,6 +244,7 @@ impl ElfVmcore {
                 )
             })?
             .len();
+        let use_mmap = use_mmap && super::window::mmap_pays_off(&file);
         let shared = Arc::new(SharedFile {
             file,
             name: name.clone(),
@@ -646,7 +658,11 @@ mod tests {
         bytes[filesz_at..filesz_at + 8].copy_from_slice(&filesz.to_le_bytes());
         std::fs::write(&path, bytes).unwrap();
         for use_mmap in [true, false] {
-            let vmcore = ElfVmcore::open(&path, use_mmap).unwrap();
+            let vmcore = if use_mmap {
+                ElfVmcore::open_mapped(&path).unwrap()
+            } else {
+                ElfVmcore::open(&path, false).unwrap()
+            };
             let page_size = vmcore.page_size;
             let mut reader = vmcore.elf_reader();
             let (mut borrowed, mut assembled, mut tails, mut partial) = (0, 0, 0, 0);
