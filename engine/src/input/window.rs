@@ -43,9 +43,10 @@ const MIN_MAPPED_READ: usize = 4096;
 pub fn mmap_pays_off(file: &File) -> bool {
     use std::os::fd::AsRawFd;
     const PROC_SUPER_MAGIC: libc::c_long = 0x9fa0;
-    // SAFETY: fstatfs writes one `struct statfs` into `stat`, which is zeroed, owned and
-    // large enough; the descriptor is open for as long as `file` is borrowed.
+    // SAFETY: `struct statfs` is plain integers, for which all-zero bytes are valid.
     let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatfs writes one `struct statfs` into `stat`, which is owned and of that
+    // type; the descriptor stays open for as long as `file` is borrowed.
     if unsafe { libc::fstatfs(file.as_raw_fd(), &mut stat) } != 0 {
         return false;
     }
