@@ -71,6 +71,20 @@ impl Bitmap {
         bitmap
     }
 
+    /// The window `[start, end)` (start rounded down to 64 as [`Bitmap::window`]) with
+    /// its bytes filled by `fill`, e.g. read back from the bitmap region of a dump file;
+    /// bits at or beyond `end` are cleared.
+    pub fn window_filled<E>(
+        start: u64,
+        end: u64,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<Self, E> {
+        let mut bitmap = Bitmap::window(start, end);
+        fill(&mut bitmap.bytes)?;
+        bitmap.clear_tail();
+        Ok(bitmap)
+    }
+
     /// Number of bits (of the window).
     pub fn len(&self) -> u64 {
         self.end - self.start

@@ -215,19 +215,30 @@ pub fn write_kdump_cycles(
     let cycles = source.cycles();
     let range = split.clone().unwrap_or(0..max_mapnr);
 
-    // Counting pass. With one cycle its bitmap is kept for the writing pass.
+    // Counting pass. With one cycle its bitmap is kept for the writing pass. With more,
+    // makedumpfile filters every cycle again in the writing pass: mem_map is scanned
+    // twice, and on a big idle machine at -d 31 that scan is most of the run. Here each
+    // cycle's 2nd bitmap goes to its place in the file now (where it lies depends only on
+    // max_mapnr and the notes, not on the count being taken) and the writing pass reads
+    // it back: one scan, the same bytes, memory still one cycle's bitmap. A stream cannot
+    // be read back, so -F filters twice as makedumpfile does.
     let counting_start = std::time::Instant::now();
+    let bitmap2 = KdumpLayout::new(page_size, input.notes.len() as u64, max_mapnr, 0)?.offset_bitmap2();
+    let read_back = cycles.len() > 1 && out.can_read_back();
     let mut kept = None;
     let (mut num_dumpable, mut in_range) = (0, 0);
     for cycle in &cycles {
         let bits = source.dumpable(cycle.clone(), progress)?;
         num_dumpable += bits.count_ones();
         in_range += bits.count_ones_in(range.start, range.end);
-        if cycles.len() == 1 {
+        if read_back {
+            out.write_at(bitmap2 + bits.start() / 8, bits.as_bytes())?;
+        } else if cycles.len() == 1 {
             kept = Some(bits);
         }
     }
     let layout = KdumpLayout::new(page_size, input.notes.len() as u64, max_mapnr, num_dumpable)?;
+    debug_assert_eq!(layout.offset_bitmap2(), bitmap2);
     let counting_time = counting_start.elapsed();
     let writing_start = std::time::Instant::now();
 
@@ -276,6 +287,7 @@ pub fn write_kdump_cycles(
         cycles: &cycles,
         range,
         pages: in_range,
+        read_back,
     };
     let result = body.write(source, kept, &mut sub_header, out, progress, &mut sink);
     let sink = match (result, sink) {
@@ -321,6 +333,8 @@ struct Body<'a> {
     range: Range<u64>,
     /// Number of dumpable pages in `range`.
     pages: u64,
+    /// The counting pass wrote every cycle's 2nd bitmap; the writing pass reads it back.
+    read_back: bool,
 }
 
 impl Body<'_> {
@@ -351,7 +365,7 @@ impl Body<'_> {
         }
         pad_bitmap(out, layout.offset_bitmap1(), layout)?;
 
-        if kept.is_none() {
+        if kept.is_none() && !self.read_back {
             // The counting pass's per-class counts are dropped: the writing pass recounts
             // (makedumpfile resets its counters there too).
             source.start_writing_pass();
@@ -389,14 +403,24 @@ impl Body<'_> {
             sink,
             |feed| {
                 for cycle in self.cycles {
-                    let dumpable = match kept.take() {
-                        Some(bits) => bits,
-                        None => source.dumpable(cycle.clone(), progress)?,
+                    let dumpable = if self.read_back {
+                        // The window starts at cycle.start rounded down to 64, as the
+                        // counting pass's bitmap did.
+                        let first = cycle.start - cycle.start % 64;
+                        Bitmap::window_filled(first, cycle.end, |bytes| {
+                            feed.sink().read_at(layout.offset_bitmap2() + first / 8, bytes)
+                        })?
+                    } else {
+                        let bits = match kept.take() {
+                            Some(bits) => bits,
+                            None => source.dumpable(cycle.clone(), progress)?,
+                        };
+                        feed.sink().write_at(
+                            layout.offset_bitmap2() + bits.start() / 8,
+                            bits.as_bytes(),
+                        )?;
+                        bits
                     };
-                    feed.sink().write_at(
-                        layout.offset_bitmap2() + dumpable.start() / 8,
-                        dumpable.as_bytes(),
-                    )?;
                     let pages = cycle.start.max(self.range.start)..cycle.end.min(self.range.end);
                     if pages.start < pages.end {
                         feed.pages(dumpable, pages)?;

@@ -78,6 +78,12 @@ impl<'o> KdumpPageSink<'o> {
         self.out.write_at(offset, bytes)
     }
 
+    /// Read back bytes written earlier (a cycle's part of the 2nd bitmap, written in the
+    /// counting pass).
+    pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.out.read_at(offset, buf)
+    }
+
     /// Zero the 2nd bitmap region past max_mapnr (see [`super::pad_bitmap`]).
     pub fn pad_bitmap2(&mut self, layout: &KdumpLayout) -> Result<()> {
         super::pad_bitmap(self.out, layout.offset_bitmap2(), layout)

@@ -36,6 +36,18 @@ pub trait DumpOutput {
     fn can_rewrite(&self) -> bool {
         true
     }
+
+    /// Whether [`DumpOutput::read_at`] can read back what was written (false for a
+    /// stream and for outputs that keep nothing).
+    fn can_read_back(&self) -> bool {
+        false
+    }
+
+    /// Read back `buf.len()` bytes written earlier at `offset`.
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let _ = (offset, buf);
+        Err(Error::internal("this output cannot be read back"))
+    }
 }
 
 /// Open the dump file as makedumpfile: created, and with `O_EXCL` unless `force` (`-f`)
@@ -152,6 +164,20 @@ impl DumpOutput for FileOutput {
     fn failed_write_prefix(&self) -> u64 {
         self.failed_prefix
     }
+
+    fn can_read_back(&self) -> bool {
+        true
+    }
+
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.file.read_exact_at(buf, offset).map_err(|e| {
+            Error::io(
+                ErrorKind::Read,
+                format!("Can't read back the dump file({}) at offset {offset:#x}", self.name),
+                e,
+            )
+        })
+    }
 }
 
 /// A flattened stream (`-F`).
@@ -262,6 +288,20 @@ impl DumpOutput for MemoryOutput {
 
     fn failed_write_prefix(&self) -> u64 {
         self.failed_prefix
+    }
+
+    fn can_read_back(&self) -> bool {
+        true
+    }
+
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let range = usize::try_from(offset)
+            .ok()
+            .and_then(|start| Some(start..start.checked_add(buf.len())?))
+            .filter(|range| range.end <= self.bytes.len())
+            .ok_or_else(|| Error::internal(format!("read back beyond the memory output at {offset:#x}")))?;
+        buf.copy_from_slice(&self.bytes[range]);
+        Ok(())
     }
 }
 
