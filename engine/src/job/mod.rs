@@ -434,6 +434,7 @@ impl DumpJob {
             threads,
             cyclic_buffer_kib: self.cyclic_buffer_kib,
             dump_files: self.destination.files().len().max(1) as u64,
+            reads_back: matches!(self.destination, Destination::File(_)) && !self.rules.dry_run,
             thread_region: budget::thread_region(
                 self.compression,
                 page_size,

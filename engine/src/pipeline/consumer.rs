@@ -73,6 +73,11 @@ impl<'a> Consumer<'a> {
         self.wake_producers();
     }
 
+    /// Every chunk of the published cycle has been consumed: free its bitmap (cycle.rs).
+    pub(crate) fn retire_cycle(&mut self) {
+        self.shared.cycle.retire();
+    }
+
     /// Whether every chunk of the range has been consumed.
     pub(crate) fn finished(&self) -> bool {
         self.next_seq == self.shared.claims.count()

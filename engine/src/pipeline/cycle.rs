@@ -54,6 +54,15 @@ impl CycleSlot {
         self.published_end.store(end, Ordering::Release);
     }
 
+    /// Drop the slot's reference to the published bitmap once every chunk of its cycle
+    /// has been consumed, so that it is freed before the next cycle's bitmap is built
+    /// (memory stays one cycle's bitmap, issue 16). No producer needs it any more: a
+    /// chunk is consumed only after it was produced, and a producer clones from the slot
+    /// only for a chunk that `published_end` covers, which the next `publish` moves on.
+    pub(crate) fn retire(&self) {
+        *self.bitmap.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// Whether the chunk ending at `end` may be produced.
     #[inline]
     pub(crate) fn covers(&self, end: u64) -> bool {

@@ -451,6 +451,7 @@ impl<S: PageSink> Feed<S> for ThreadedFeed<'_, '_, S> {
         if pages.start < pages.end {
             self.consumer.publish(dumpable, pages.end);
             self.consumer.run_until(pages.end, self.sink)?;
+            self.consumer.retire_cycle();
         }
         Ok(())
     }

@@ -114,6 +114,11 @@ impl<'a, W: PageWorker> Producer<'a, W> {
             // Registering is progress the consumer may wait for (interest ANY).
             self.since_wake += 1;
             self.stats.chunks += 1;
+            // A chunk past our bitmap's cycle: let that bitmap go before waiting for the
+            // next cycle, so that it is freed before the next one is built.
+            if !self.bitmap.as_ref().is_some_and(|b| holds(b, &chunk.pfns)) {
+                self.bitmap = None;
+            }
             // The chunk may lie in a cycle the consumer has not published yet.
             if self
                 .wait(|p| p.shared.cycle.covers(chunk.pfns.end).then_some(()))
