@@ -395,3 +395,4 @@ impl Arm64Translator {
 
 #[cfg(test)]
 mod tests;
+mod tree;

@@ -131,3 +131,35 @@ pub(super) fn entry_error(
         level.name()
     ))
 }
+
+/// Upper bound of table pages visited. A 64 TiB machine direct-mapped with 4 KiB pages
+/// would need ~16 M PTE tables; real kernels map the direct map with 1 GiB/2 MiB pages
+/// and use a few thousand tables. Past this bound the tables are corrupt, or the machine
+/// is beyond what a capture kernel's memory could hold a visited set for.
+pub const MAX_TABLE_PAGES: usize = 1 << 20;
+
+/// One thing found by a whole-tree walk (`X86_64Translator::visit_tree`,
+/// `Arm64Translator::visit_tree`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TreeItem {
+    /// A table at this physical address (a page, or less for an arm64 top table with
+    /// fewer entries; aligned to its size).
+    Table {
+        /// Physical address of the table.
+        paddr: u64,
+        /// Its level.
+        level: TableLevel,
+    },
+    /// A present leaf mapping.
+    Leaf(Leaf),
+    /// A table that could not be read (a hole in the dump, or beyond physical memory):
+    /// what lies below it is unknown.
+    Unreadable {
+        /// Physical address of the table.
+        paddr: u64,
+        /// Its level.
+        level: TableLevel,
+    },
+    /// The walk stopped at [`MAX_TABLE_PAGES`].
+    Truncated,
+}

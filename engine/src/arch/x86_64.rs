@@ -21,7 +21,6 @@ use crate::vmcoreinfo::VmcoreInfo;
 
 #[path = "x86_64_tree.rs"]
 mod tree;
-pub use tree::TreeItem;
 
 #[cfg(any(test, feature = "testing"))]
 pub use super::walk::VtopWalk;

@@ -18,38 +18,9 @@ use super::{
     Leaf, TableLevel, X86_64Translator, ENTRIES_PER_TABLE, MAX_PHYSICAL_ADDRESS, PAGE_PRESENT,
     PAGE_PSE,
 };
+use crate::arch::walk::{TreeItem, MAX_TABLE_PAGES};
 use crate::error::Result;
 use crate::input::PageReader;
-
-/// Upper bound of table pages visited. A 64 TiB machine direct-mapped with 4 KiB pages
-/// would need ~16 M PTE tables; real kernels map the direct map with 1 GiB/2 MiB pages
-/// and use a few thousand tables. Past this bound the tables are corrupt, or the machine
-/// is beyond what a capture kernel's memory could hold a visited set for.
-pub const MAX_TABLE_PAGES: usize = 1 << 20;
-
-/// One thing found by [`X86_64Translator::visit_tree`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TreeItem {
-    /// A table page at this physical address (4 KiB, page aligned).
-    Table {
-        /// Physical address of the table.
-        paddr: u64,
-        /// Its level.
-        level: TableLevel,
-    },
-    /// A present leaf mapping.
-    Leaf(Leaf),
-    /// A table that could not be read (a hole in the dump, or beyond physical memory):
-    /// what lies below it is unknown.
-    Unreadable {
-        /// Physical address of the table.
-        paddr: u64,
-        /// Its level.
-        level: TableLevel,
-    },
-    /// The walk stopped at [`MAX_TABLE_PAGES`].
-    Truncated,
-}
 
 impl X86_64Translator {
     /// Visit every table page and leaf reachable from the top table, in ascending

@@ -20,8 +20,9 @@
 //!   (memblock) and clears it only when it frees a page (`free_reserved_page`); the bugs
 //!   above come from reading other fields (compound heads, `_mapcount` types, `mapping`).
 //!   Which pages are the image comes from the kernel-image mapping in the page tables
-//!   (every leaf of `__START_KERNEL_map`), so kdump inputs, which have no PT_LOADs, are
-//!   covered too;
+//!   (every leaf of `__START_KERNEL_map`; on arm64 every leaf mapped at `kimage_voffset`
+//!   above its physical address), so kdump inputs, which have no PT_LOADs, are covered
+//!   too;
 //! - the kernel's page tables: every table page reachable from `init_top_pgt`
 //!   (`swapper_pg_dir`): readers translate every non-direct-map address through them;
 //! - the struct page arrays (the pages backing vmemmap) and the `mem_section` arrays

@@ -4,7 +4,8 @@
 use std::ops::Range;
 
 use super::{ProtectedPages, Protection};
-use crate::arch::x86_64::{TreeItem, START_KERNEL_MAP};
+use crate::arch::walk::{Leaf, TreeItem};
+use crate::arch::x86_64::START_KERNEL_MAP;
 use crate::arch::{Translator, VirtualReader};
 use crate::filter::keys;
 use crate::filter::MemMapRange;
@@ -85,16 +86,25 @@ impl Found {
 /// Every table page reachable from the top table; returns the physical ranges the
 /// kernel-image mapping's leaves point at (the image candidates).
 fn page_tables(kernel: &Kernel<'_>, reader: &mut dyn PageReader, found: &mut Found) -> Vec<Range<u64>> {
+    // Which leaves map the kernel image: x86_64 maps it at __START_KERNEL_map, arm64 at
+    // kimage_voffset above its physical address.
     let image_size = keys::number(kernel.info, "KERNEL_IMAGE_SIZE")
         .filter(|&size| size > 0)
         .map_or(DEFAULT_KERNEL_IMAGE_SIZE, |size| size as u64);
     let image_virt = START_KERNEL_MAP..START_KERNEL_MAP.saturating_add(image_size);
+    let is_image = |leaf: &Leaf| match kernel.translator {
+        Translator::X86_64(_) => image_virt.contains(&leaf.virt_base),
+        Translator::Aarch64(arm64) => arm64.is_kimage_leaf(leaf),
+    };
     let mut image = Vec::new();
-    // x86_64 tables are 4 KiB, like its pages.
-    let table_size = found.page_size;
+    // A table is a page (x86_64 always; arm64 too, except a top table with fewer
+    // entries, which lies inside the page protected for it).
+    let page_size = found.page_size;
     let mut visit = |item: TreeItem| match item {
-        TreeItem::Table { paddr, .. } => found.physical(paddr, table_size, Protection::PageTable),
-        TreeItem::Leaf(leaf) if image_virt.contains(&leaf.virt_base) => {
+        TreeItem::Table { paddr, .. } => {
+            found.physical(paddr - paddr % page_size, page_size, Protection::PageTable)
+        }
+        TreeItem::Leaf(leaf) if is_image(&leaf) => {
             image.push(leaf.phys_base..leaf.phys_base + leaf.size);
         }
         TreeItem::Leaf(_) => {}
@@ -106,17 +116,12 @@ fn page_tables(kernel: &Kernel<'_>, reader: &mut dyn PageReader, found: &mut Fou
             .notes
             .push("kernel page tables: too many tables, walk stopped".to_string()),
     };
-    match kernel.translator {
-        Translator::X86_64(x86_64) => {
-            if let Err(e) = x86_64.visit_tree(reader, &mut visit) {
-                found.notes.push(format!("kernel page tables: {e}"));
-            }
-        }
-        // The arm64 tree walk (swapper_pg_dir, 2-5 levels, the kimage mapping) is not
-        // written yet: its tables and image pages go unprotected, said so in the notes.
-        Translator::Aarch64(_) => found
-            .notes
-            .push("kernel page tables and image: not yet looked for on arm64".to_string()),
+    let walked = match kernel.translator {
+        Translator::X86_64(x86_64) => x86_64.visit_tree(reader, &mut visit),
+        Translator::Aarch64(arm64) => arm64.visit_tree(reader, &mut visit),
+    };
+    if let Err(e) = walked {
+        found.notes.push(format!("kernel page tables: {e}"));
     }
     image
 }

@@ -252,3 +252,65 @@ fn corrupted_vmcoreinfo_is_an_error_not_a_panic() {
     let mut memory = tables.memory.clone();
     assert!(t.leaf(&mut memory, u64::MAX).is_err());
 }
+
+/// The whole-tree walk (protected pages) finds every table once and every leaf at its
+/// virtual address, and picks as kernel image only the leaf mapped at kimage_voffset.
+#[test]
+fn the_tree_walk_finds_every_table_and_leaf_and_the_image() {
+    use crate::arch::walk::{Leaf, TreeItem};
+    for &(page_size, vabits, levels) in GEOMETRIES {
+        for pa_bits in pa_sizes(page_size, vabits) {
+            let layouts: &[bool] = if vabits == 52 { &[true] } else { &[true, false] };
+            for &flipped in layouts {
+                let table_base = if pa_bits == 52 { 0xa_1234_0000_0000 } else { 0x8000_0000 };
+                let table_base = table_base & !(page_size - 1);
+                let mut tables = Arm64Tables::new(page_size, vabits, pa_bits, flipped, table_base);
+                let voffset = translator(&tables).kimage_voffset.unwrap();
+                let linear = tables.page_offset() + 5 * page_size;
+                tables.map_page(linear, 0xbeef_0000 & !(page_size - 1));
+                // An image page, mapped at kimage_voffset, and a page next to it mapped
+                // elsewhere (as a vmalloc page would be): only the first is the image.
+                let image = tables.stext() + 3 * page_size;
+                tables.map_page(image, image.wrapping_sub(voffset));
+                let elsewhere = tables.stext() + 7 * page_size;
+                tables.map_page(elsewhere, 0x4_0000 * page_size);
+
+                let t = translator(&tables);
+                let what = format!("{page_size}/{vabits}/PA{pa_bits}/flipped {flipped}");
+                let (mut found, mut leaves) = (Vec::new(), Vec::new());
+                t.visit_tree(&mut tables.memory.clone(), &mut |item| match item {
+                    TreeItem::Table { paddr, .. } => found.push(paddr),
+                    TreeItem::Leaf(leaf) => leaves.push(leaf),
+                    other => panic!("{what}: {other:?}"),
+                })
+                .unwrap();
+                // The top table, then a path of its own below it for the linear page and
+                // one shared by the two image-range pages (same last-level table).
+                assert_eq!(found[0], table_base, "{what}");
+                assert_eq!(found.len() as u32, 1 + 2 * (levels - 1), "{what}: {found:#x?}");
+                let mut distinct = found.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                assert_eq!(distinct.len(), found.len(), "{what}: a table visited twice");
+                let leaf = |virt_base: u64, phys_base: u64| Leaf {
+                    virt_base,
+                    phys_base,
+                    size: page_size,
+                };
+                let mut expected = vec![
+                    leaf(linear, 0xbeef_0000 & !(page_size - 1)),
+                    leaf(image, image.wrapping_sub(voffset)),
+                    leaf(elsewhere, 0x4_0000 * page_size),
+                ];
+                expected.sort_by_key(|l| l.virt_base);
+                assert_eq!(leaves, expected, "{what}");
+                let images: Vec<u64> = leaves
+                    .iter()
+                    .filter(|l| t.is_kimage_leaf(l))
+                    .map(|l| l.virt_base)
+                    .collect();
+                assert_eq!(images, vec![image], "{what}");
+            }
+        }
+    }
+}
