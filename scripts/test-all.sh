@@ -64,6 +64,8 @@ if [[ -z ${QUICK:-} ]]; then
         tests/arm64-capture.sh
     stage "protected pages: makedumpfile issue 21 (idt_table) reproduced, crash opens ours" tests/protected-pages.sh
     stage "corrupted vmcores, streams and dumps" tests/corruption.sh
+    stage "corrupted arm64 vmcore, streams and dumps (bookworm 6.1, 4K pages)" \
+        tests/corruption.sh --profile bookworm-cloud-arm64
     stage "fuzz targets (${FUZZ_SECONDS:-20} s each)" fuzz/run.sh "${FUZZ_SECONDS:-20}"
 fi
 

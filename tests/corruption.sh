@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Hostile-input suite (issue 8): the real cloud-1g vmcore truncated at 20 points and with
-# bytes changed in the ELF header, program headers, notes, VMCOREINFO values, page-table
+# Hostile-input suite (issue 8): a real vmcore truncated at 20 points and with bytes
+# changed in the ELF header, program headers, notes, VMCOREINFO values, page-table
 # entries, mem_section pointers and struct page flags; a flattened stream cut and
-# corrupted into `makedumpfile -R`; and corrupted kdump files given as input.
+# corrupted into `makedumpfile -R`; and corrupted kdump files given as input. The x86_64
+# cloud-1g core by default; `--profile bookworm-cloud-arm64` runs it on the arm64 core
+# (issue 15): every place and every value written comes from the core, found by
+# tests/corruption-locate.py for its architecture (the page-table entries written are
+# encoded for it, the VMCOREINFO cases include each architecture's own keys).
 #
 # Every run must end within 30 s (timeout 30) with exit 0 — and then its dump must open
 # with libkdumpfile and hold the corrupted source's pages — or exit 1 with a message
@@ -14,7 +18,7 @@
 # bitmap, or the incomplete flag set (tests/verify-corruptions.py finds the places).
 # Ends with "N passed, M failed".
 #
-# Usage: tests/corruption.sh [--bin PATH] [--vmcore PATH]
+# Usage: tests/corruption.sh [--bin PATH] [--vmcore PATH | --profile NAME]
 #
 # Cost: one working copy of the 846 MB vmcore; each corruption is applied in place with
 # dd conv=notrunc and undone after its runs, and the truncations shrink the same copy
@@ -34,6 +38,7 @@ while [[ $# -gt 0 ]]; do
     case $1 in
         --bin) BIN=$2; shift 2 ;;
         --vmcore) VMCORE=$2; shift 2 ;;
+        --profile) VMCORE=$CACHE/vmcores/$2/vmcore; shift 2 ;;
         *) die "unknown argument $1" ;;
     esac
 done
@@ -51,7 +56,7 @@ summary() {
     echo "$passed passed, $failed failed"
 }
 missing() { failed=$((failed + 1)); failures+=("$1"); printf 'FAIL %s\n' "$1"; summary; exit 1; }
-[[ -f $VMCORE ]] || missing "vmcore $VMCORE not found (scripts/make-vmcore.sh --profile cloud-1g)"
+[[ -f $VMCORE ]] || missing "vmcore $VMCORE not found (scripts/make-vmcore.sh or scripts/make-vmcore-arm64.sh --profile NAME)"
 [[ -x $BIN ]] || missing "$BIN not found (cargo build --release)"
 [[ -x /usr/bin/time ]] || missing "/usr/bin/time not found (apt-get install time)"
 command -v timeout >/dev/null || missing "timeout not found (coreutils)"
@@ -170,6 +175,7 @@ le16() { printf '%04x' "$1" | fold -w2 | tac | tr -d '\n'; }
 #   dec EXPR   decimal EXPR, where v is TEXT read as a signed decimal number (phys_base
 #              is negative when KASLR loads the kernel below its link address)
 #   hex EXPR   hexadecimal EXPR, where v is TEXT read as a hexadecimal number
+#   hex0x EXPR the same for a TEXT written with 0x (arm64's NUMBER(kimage_voffset) ...)
 #   fill C     TEXT's length of the character C
 #   first C    TEXT with its first character replaced by C
 # dec and hex pad with leading zeros (makedumpfile and we read these values with base 10
@@ -180,6 +186,7 @@ derive() {
         dec) if [[ $text == -* ]]; then v=$((-10#${text:1})); else v=$((10#$text)); fi
              out=$(printf '%0*d' "$len" $((arg))) ;;
         hex) v=$((16#$text)); out=$(printf '%0*x' "$len" $((arg))) ;;
+        hex0x) v=$((16#${text#0x})); out=0x$(printf '%0*x' $((len - 2)) $((arg))) ;;
         fill) out=$(printf "%${len}s" '' | tr ' ' "$arg") ;;
         first) out=$arg${text:1} ;;
         *) echo "derive: unknown rule $how" >&2; return 1 ;;
@@ -214,9 +221,16 @@ while read -r name offset length; do
     AT[$name]=$offset
     LEN[$name]=${length:-}
 done < <($DEBIAN_PYTHON "$ROOT/tests/corruption-locate.py" "$CORE")
-for key in top_pgt section0_mem_map note_phdr load2_phdr load1_paddr unmapped_kernel_va; do
+for key in machine top_pgt section0_mem_map note_phdr load2_phdr load1_paddr unmapped_kernel_va \
+    struct_page_3 page_size loop_entry; do
     [[ -n ${AT[$key]:-} ]] || missing "tests/corruption-locate.py could not locate $key"
 done
+case ${AT[machine]} in
+    62) MACHINE=x86_64 ;;
+    183) MACHINE=arm64 ;;
+    *) missing "e_machine ${AT[machine]}: the suite knows x86_64 and arm64" ;;
+esac
+log "$VMCORE: $MACHINE"
 
 log "the intact vmcore"
 structural "intact"
@@ -265,12 +279,27 @@ value "SIZE(page) 0" "SIZE(page)" fill 0
 value "PAGESIZE plus one" "PAGESIZE" dec 'v + 1'
 value "PAGESIZE doubled" "PAGESIZE" dec 'v * 2'
 value "OFFSET(page.flags) 9" "OFFSET(page.flags)" dec 9
-# phys_base is 2 MiB aligned, so v + 1 is odd and as long as v (negative or not).
-value "NUMBER(phys_base) odd" "NUMBER(phys_base)" dec 'v + 1'
-value "NUMBER(phys_base) all nines" "NUMBER(phys_base)" fill 9
-# init_top_pgt is page aligned: flipping bit 12 names the neighbouring page.
-value "SYMBOL(init_top_pgt) wrong page" "SYMBOL(init_top_pgt)" hex 'v ^ 0x1000'
-value "SYMBOL(init_top_pgt) all ones" "SYMBOL(init_top_pgt)" fill f
+if [[ $MACHINE == x86_64 ]]; then
+    # phys_base is 2 MiB aligned, so v + 1 is odd and as long as v (negative or not).
+    value "NUMBER(phys_base) odd" "NUMBER(phys_base)" dec 'v + 1'
+    value "NUMBER(phys_base) all nines" "NUMBER(phys_base)" fill 9
+    # init_top_pgt is page aligned: flipping bit 12 names the neighbouring page.
+    value "SYMBOL(init_top_pgt) wrong page" "SYMBOL(init_top_pgt)" hex 'v ^ 0x1000'
+    value "SYMBOL(init_top_pgt) all ones" "SYMBOL(init_top_pgt)" fill f
+else
+    # The keys arm64 translation stands on (makedumpfile arch/arm64.c).
+    value "SYMBOL(swapper_pg_dir) wrong page" "SYMBOL(swapper_pg_dir)" hex 'v ^ 0x1000'
+    value "SYMBOL(swapper_pg_dir) all ones" "SYMBOL(swapper_pg_dir)" fill f
+    value "NUMBER(kimage_voffset) one page off" "NUMBER(kimage_voffset)" hex0x 'v + 0x1000'
+    value "NUMBER(kimage_voffset) garbage" "NUMBER(kimage_voffset)" first x
+    value "NUMBER(PHYS_OFFSET) 2 MiB off" "NUMBER(PHYS_OFFSET)" hex0x 'v + 0x200000'
+    value "NUMBER(PHYS_OFFSET) 0" "NUMBER(PHYS_OFFSET)" hex0x 0
+    value "NUMBER(VA_BITS) 36" "NUMBER(VA_BITS)" dec 36
+    value "NUMBER(VA_BITS) 99" "NUMBER(VA_BITS)" dec 99
+    value "NUMBER(TCR_EL1_T1SZ) 0x18 (40-bit VA)" "NUMBER(TCR_EL1_T1SZ)" hex0x 'v + 8'
+    value "NUMBER(TCR_EL1_T1SZ) garbage" "NUMBER(TCR_EL1_T1SZ)" first x
+    value "KERNELOFFSET garbage" "KERNELOFFSET" first x
+fi
 value "OSRELEASE garbage" "OSRELEASE" first x
 value "NUMBER(SECTION_SIZE_BITS) 12" "NUMBER(SECTION_SIZE_BITS)" dec 12
 value "NUMBER(MAX_PHYSMEM_BITS) 64" "NUMBER(MAX_PHYSMEM_BITS)" dec 64
@@ -278,32 +307,39 @@ value "LENGTH(mem_section) all nines" "LENGTH(mem_section)" fill 9
 value "OFFSET(mem_section.section_mem_map) 9" "OFFSET(mem_section.section_mem_map)" dec 9
 value "LENGTH(zone.free_area) all nines" "LENGTH(zone.free_area)" fill 9
 
-log "page-table entries"
+log "page-table entries ($MACHINE)"
+# The entries are encoded for the core's architecture by corruption-locate.py: a table
+# entry pointing back at the top table, one pointing beyond RAM, a 2 MiB leaf beyond RAM.
 poke "PGD entry of the direct map cleared" deep "${AT[direct_pgd]}" "$(le64 0)"
 poke "PGD entry of the direct map all ones" deep "${AT[direct_pgd]}" "$(le64 0xffffffffffffffff)"
-poke "PUD entry of the direct map loops to PGD" deep "${AT[direct_pud]}" "$(le64 $((AT[top_pgt_phys] | 0x63)))"
+poke "PUD entry of the direct map loops to PGD" deep "${AT[direct_pud]}" "$(le64 "${AT[loop_entry]}")"
 poke "PGD entry of kernel text cleared" deep "${AT[text_pgd]}" "$(le64 0)"
-poke "PGD entry of vmemmap garbage" deep "${AT[vmemmap_pgd]}" "$(le64 0x7ff0deadbeef0063)"
-poke "PMD entry of vmemmap: 2 MiB leaf beyond RAM" deep "${AT[vmemmap_pmd]}" "$(le64 0x000ff000000000e3)"
+poke "PGD entry of vmemmap garbage" deep "${AT[vmemmap_pgd]}" "$(le64 "${AT[garbage_entry]}")"
+poke "PMD entry of vmemmap: 2 MiB leaf beyond RAM" deep "${AT[vmemmap_pmd]}" "$(le64 "${AT[block_beyond_ram]}")"
 poke "PUD entry of vmemmap cleared" deep "${AT[vmemmap_pud]}" "$(le64 0)"
 
 log "mem_section"
-poke "mem_section root 0 cleared" deep "${AT[mem_section_root0]}" "$(le64 0)"
-poke "mem_section root 0 garbage" deep "${AT[mem_section_root0]}" "$(le64 0xdeadbeefdeadbeef)"
-poke "section 0 mem_map cleared" deep "${AT[section0_mem_map]}" "$(le64 0)"
-poke "section 1 mem_map all ones" deep "${AT[section1_mem_map]}" "$(le64 0xffffffffffffffff)"
-poke "section 2 mem_map in user space" deep "${AT[section2_mem_map]}" "$(le64 0x1003)"
-poke "section 3 mem_map unmapped kernel address" deep "${AT[section3_mem_map]}" "$(le64 $((AT[unmapped_kernel_va] | 3)))"
+poke "mem_section root of RAM cleared" deep "${AT[mem_section_root0]}" "$(le64 0)"
+poke "mem_section root of RAM garbage" deep "${AT[mem_section_root0]}" "$(le64 0xdeadbeefdeadbeef)"
+poke "1st RAM section: mem_map cleared" deep "${AT[section0_mem_map]}" "$(le64 0)"
+poke "2nd RAM section: mem_map all ones" deep "${AT[section1_mem_map]}" "$(le64 0xffffffffffffffff)"
+poke "3rd RAM section: mem_map in user space" deep "${AT[section2_mem_map]}" "$(le64 0x1003)"
+poke "4th RAM section: mem_map unmapped kernel address" deep "${AT[section3_mem_map]}" "$(le64 $((AT[unmapped_kernel_va] | 3)))"
 
 log "struct pages"
-sp=${AT[struct_page_10000]}
-poke "struct page flags all ones" deep "$sp" "$(le64 0xffffffffffffffff)"
-poke "512 struct pages of 0xff" deep "${AT[struct_page_8000]}" "$(printf 'ff%.0s' $(seq 1 32768))"
+# Offsets within struct page from the core's VMCOREINFO (private, _mapcount,
+# compound_order in the next struct page); the pfns from corruption-locate.py.
+sp=${AT[struct_page_2]}
+private=${AT[page_private]} mapcount=${AT[page_mapcount]} order_at=${AT[page_compound_order]} sp_size=${AT[page_size]}
+((mapcount == private + 8)) || missing "struct page: _mapcount ($mapcount) does not follow private ($private): the buddy cases write both at once"
+poke "struct page flags all ones (pfn $(printf %#x "${AT[struct_page_2_pfn]}"))" deep "$sp" "$(le64 0xffffffffffffffff)"
+poke "512 struct pages of 0xff" deep "${AT[struct_page_1]}" "$(printf 'ff%.0s' $(seq 1 $((512 * sp_size))))"
 # _mapcount = PAGE_BUDDY_MAPCOUNT_VALUE (-129) with an absurd order in private.
-poke "buddy page with order 2^32-1" deep $((sp + 40)) "$(le64 0xffffffff)$(le32 0xffffff7f)"
-poke "buddy page with order 40" deep $((sp + 40)) "$(le64 40)$(le32 0xffffff7f)"
-# PG_head (bit 16) on pfn 0x18000 with compound_order 63 in the next struct page.
-poke "compound head of order 63" deep "${AT[struct_page_18000]}" "$(le64 0x10000)$(printf '00%.0s' $(seq 1 56))$(printf '00%.0s' $(seq 1 17))3f"
+poke "buddy page with order 2^32-1" deep $((sp + private)) "$(le64 0xffffffff)$(le32 0xffffff7f)"
+poke "buddy page with order 40" deep $((sp + private)) "$(le64 40)$(le32 0xffffff7f)"
+# PG_head (bit 16) with compound_order 63 in the next struct page.
+poke "compound head of order 63 (pfn $(printf %#x "${AT[struct_page_3_pfn]}"))" deep "${AT[struct_page_3]}" \
+    "$(le64 0x10000)$(printf '00%.0s' $(seq 1 $((sp_size - 8 + order_at))))3f"
 
 log "every corruption undone"
 structural "intact after the corruptions"
