@@ -9,13 +9,16 @@
 #   References: $CACHE/makedumpfile-arm64/<ref>/run  (scripts/build-makedumpfile-arm64.sh)
 #
 # Cores a reference reads (reference_for, from the VMCOREINFO) get byte comparisons of
-# -l -d 0/1/2/4/8/16/31, -c -d 16/31, -E -d 31, --dump-dmesg, refiltering our -l -d 1 dump,
+# -l and -c at -d 0/1/2/4/8/16/31, -E -d 31, --dump-dmesg, refiltering our -l -d 1 dump,
 # and --split; --mem-usage must fail alike; libkdumpfile checks every page of our -l -d 31
 # dump against the core (scripts/kdump-pages-check.py) and its page set against the
 # reference's; --num-threads 2 and 8 write the serial bytes; the aarch64 build
-# (scripts/build-aarch64.sh from this checkout, made here: up to date and present on a clean
-# checkout) run under qemu-user writes the x86_64 build's bytes. (-c at -d 0/1 is left out: zlib of the whole core through the
-# reference under qemu-user takes minutes.) The 52-bit (LPA2) cores no reference reads
+# (scripts/build-aarch64.sh from this checkout, made here: up to date and present on a
+# clean checkout) run under qemu-user writes the x86_64 build's bytes. -c at -d 0 to 8 is
+# compared by digest: zlib of most of the core through the reference under qemu-user is
+# slow, so the sha256 of the reference's output is kept in $CACHE/reference-digests, keyed
+# by the core's and the reference binary's sha256 and the options, and the reference runs
+# only for a core or reference it has not seen. The 52-bit (LPA2) cores no reference reads
 # (master's walk fails on LPA2 descriptors) get the checks that need no reference: every
 # mode exits 0, the dump header carries the core's page size, machine and OSRELEASE (read
 # through the 5-level / LPA2 tables), the log holds "Linux version OSRELEASE", and the log
@@ -70,6 +73,39 @@ AARCH64_BIN=$("$ROOT/scripts/build-aarch64.sh" --checkout "$ROOT" --out "$WORK/a
 need_file "$AARCH64_BIN" "scripts/build-aarch64.sh"
 
 same_bytes() { cmp "$1" "$2" && echo "identical: $(stat -c %s "$1") bytes"; }
+
+# reference_digest REF_NAME CORE OPTS...: the sha256 of what the reference writes for
+# OPTS on CORE, from the digest cache or by running it (and then cached).
+DIGESTS=$CACHE/reference-digests
+reference_digest() {
+    local ref_name=$1 core=$2 core_id ref_id entry out
+    shift 2
+    core_id=$(sha256sum "$core" | cut -c1-16)
+    ref_id=$(sha256sum "$CACHE/makedumpfile-arm64/$ref_name/makedumpfile" | cut -c1-16)
+    entry=$DIGESTS/$core_id/$ref_name-$ref_id/$(echo "$*" | tr -d ' -')
+    if [[ ! -s $entry ]]; then
+        out=$WORK/reference-digest.out
+        rm -f "$out"
+        "$CACHE/makedumpfile-arm64/$ref_name/run" "$@" "$core" "$out" >/dev/null 2>&1 || return 1
+        mkdir -p "$(dirname "$entry")"
+        sha256sum <"$out" | cut -d' ' -f1 >"$entry.tmp" && mv "$entry.tmp" "$entry"
+        rm -f "$out"
+    fi
+    cat "$entry"
+}
+
+# same_digest_as_reference REF_NAME CORE OURS_OUT OPTS...: our OPTS output equals the
+# reference's by sha256.
+same_digest_as_reference() {
+    local ref_name=$1 core=$2 ours=$3 want got
+    shift 3
+    want=$(reference_digest "$ref_name" "$core" "$@") || { echo "the reference failed"; return 1; }
+    "$BIN" "$@" "$core" "$ours" >/dev/null || return 1
+    got=$(sha256sum <"$ours" | cut -d' ' -f1)
+    rm -f "$ours"
+    echo "sha256 ours $got, $ref_name $want"
+    [[ $got == "$want" ]]
+}
 vmcoreinfo_value() { grep -m1 "^$2=" "$1" | cut -d= -f2-; }
 
 # header_is FILE PAGESIZE MACHINE RELEASE: the disk_dump_header's block_size and utsname.
@@ -134,6 +170,10 @@ for profile in "${profiles[@]}"; do
         check "$profile: $opts byte-identical to $ref_name" bash -c \
             "$(declare -f same_bytes); '$REF' $opts '$V' '$D/ref.$tag' >/dev/null 2>&1 && '$BIN' $opts '$V' '$D/ours.$tag' >/dev/null && same_bytes '$D/ref.$tag' '$D/ours.$tag'"
         [[ $tag == ld1 || $tag == ld31 ]] || rm -f "$D/ref.$tag" "$D/ours.$tag"
+    done
+    for level in 0 1 2 4 8; do
+        check "$profile: -c -d $level byte-identical to $ref_name (sha256; reference digest cached)" \
+            same_digest_as_reference "$ref_name" "$V" "$D/ours.cd$level" -c -d "$level"
     done
     # Every page of our -l -d 31 dump through libkdumpfile, against the core's page, and our
     # dumpable set against the reference's.
