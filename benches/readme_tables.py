@@ -10,6 +10,8 @@ typed by hand:
   crossbeam-queue free-index queue;
 - `verify`: benches/results/verify.json, written by benches/verify.py (--verify against
   writing the dump on the real vmcore);
+- `scale`: benches/results/scale.json, written by benches/scale.py (generated machines of
+  16 to 256 GiB): issue 16's targets checked on it, by scale.py's own `targets`;
 - `size-estimate`: benches/results/size-estimate.json, written by
   `tests/size-estimate.sh --record`: the dump size `--mem-usage /proc/kcore` predicts in a
   live guest against the dump its capture kernel writes right after.
@@ -158,8 +160,20 @@ def size_estimate_table():
     return lines
 
 
+def scale_table():
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from scale import targets
+    data = load('scale.json')
+    sizes = sorted({r['ram_gib'] for r in data['results'] if r['tool'] == 'ours'})
+    lines = targets(data['results'])
+    lines.append('')
+    lines.append(f"Sizes {', '.join(f'{s} GiB' for s in sizes)}, {data['meta']['runs']} runs, "
+                 f"{data['meta']['cpus']} cores; the whole table is in benches/results/scale.md.")
+    return lines
+
+
 TABLES = {'compare': compare_table, 'codec': codec_table, 'slab': slab_table,
-          'verify': verify_table,
+          'verify': verify_table, 'scale': scale_table,
           'size-estimate': size_estimate_table}
 
 
