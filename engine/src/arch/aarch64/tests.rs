@@ -54,47 +54,56 @@ fn level_table_matches_makedumpfile_and_refuses_the_rest() {
     );
 }
 
-#[test]
-fn pages_translate_in_every_geometry_layout_and_pa_size() {
+/// Empty tables for every geometry × physical-address size × VA layout, with the number
+/// of levels walked and a label: 52-bit kernel VAs came with the flipped layout (5.4), and
+/// tables above 2^48 exercise the 52-bit encodings.
+fn every_layout(mut test: impl FnMut(Arm64Tables, u32, &str)) {
     for &(page_size, vabits, levels) in GEOMETRIES {
         for pa_bits in pa_sizes(page_size, vabits) {
-            // 52-bit kernel VAs came with the flipped layout (5.4).
             let layouts: &[bool] = if vabits == 52 { &[true] } else { &[true, false] };
             for &flipped in layouts {
-                // Tables above 2^48 exercise the 52-bit encodings.
                 let table_base = if pa_bits == 52 { 0xa_1234_0000_0000 } else { 0x8000_0000 };
                 let table_base = table_base & !(page_size - 1);
-                let mut tables = Arm64Tables::new(page_size, vabits, pa_bits, flipped, table_base);
-                let linear = tables.page_offset() + 5 * page_size;
-                let high_page = if pa_bits == 52 { 0xf_0000_0000_0000 } else { 0xbeef_0000 };
-                let high_page = high_page & !(page_size - 1);
-                tables.map_page(linear, high_page);
-                // A second address sharing no table below the top with the first.
-                let image = tables.stext() + 3 * page_size;
-                tables.map_page(image, 0x4_0000 * page_size);
-
-                let t = translator(&tables);
-                let what = format!("{page_size}/{vabits}/PA{pa_bits}/flipped {flipped}");
-                assert_eq!(t.levels(), levels, "{what}");
-                assert_eq!(t.flipped_va(), flipped, "{what}");
-                assert_eq!(t.vabits_actual(), vabits, "{what}");
-                let mut memory = tables.memory.clone();
-                let leaf = t.leaf(&mut memory, linear + 0x123).unwrap();
-                assert_eq!(leaf.size, page_size, "{what}");
-                assert_eq!(leaf.translate(linear + 0x123), high_page + 0x123, "{what}");
-                let leaf = t.leaf(&mut memory, image + 8).unwrap();
-                assert_eq!(leaf.translate(image + 8), 0x4_0000 * page_size + 8, "{what}");
-
-                let t = Translator::Aarch64(t);
-                assert_eq!(t.vtop(&mut memory, linear).unwrap(), high_page, "{what}");
-                let steps = t.vtop_walk(&mut memory, linear).unwrap().steps;
-                assert_eq!(steps.len() as u32, levels, "{what}");
-                assert_eq!(steps[0].level, TableLevel::Pgd);
-                assert_eq!(steps[levels as usize - 1].level, TableLevel::Pte);
-                assert_eq!(steps[0].entry_address & !(page_size - 1), table_base, "{what}");
+                let tables = Arm64Tables::new(page_size, vabits, pa_bits, flipped, table_base);
+                test(tables, levels, &format!("{page_size}/{vabits}/PA{pa_bits}/flipped {flipped}"));
             }
         }
     }
+}
+
+#[test]
+fn pages_translate_in_every_geometry_layout_and_pa_size() {
+    every_layout(|mut tables, levels, what| {
+        let (page_size, vabits, pa_bits, flipped) =
+            (tables.page_size, tables.vabits, tables.pa_bits, tables.flipped);
+        let table_base = tables.top;
+        let linear = tables.page_offset() + 5 * page_size;
+        let high_page = if pa_bits == 52 { 0xf_0000_0000_0000 } else { 0xbeef_0000 };
+        let high_page = high_page & !(page_size - 1);
+        tables.map_page(linear, high_page);
+        // A second address sharing no table below the top with the first.
+        let image = tables.stext() + 3 * page_size;
+        tables.map_page(image, 0x4_0000 * page_size);
+
+        let t = translator(&tables);
+        assert_eq!(t.levels(), levels, "{what}");
+        assert_eq!(t.flipped_va(), flipped, "{what}");
+        assert_eq!(t.vabits_actual(), vabits, "{what}");
+        let mut memory = tables.memory.clone();
+        let leaf = t.leaf(&mut memory, linear + 0x123).unwrap();
+        assert_eq!(leaf.size, page_size, "{what}");
+        assert_eq!(leaf.translate(linear + 0x123), high_page + 0x123, "{what}");
+        let leaf = t.leaf(&mut memory, image + 8).unwrap();
+        assert_eq!(leaf.translate(image + 8), 0x4_0000 * page_size + 8, "{what}");
+
+        let t = Translator::Aarch64(t);
+        assert_eq!(t.vtop(&mut memory, linear).unwrap(), high_page, "{what}");
+        let steps = t.vtop_walk(&mut memory, linear).unwrap().steps;
+        assert_eq!(steps.len() as u32, levels, "{what}");
+        assert_eq!(steps[0].level, TableLevel::Pgd);
+        assert_eq!(steps[levels as usize - 1].level, TableLevel::Pte);
+        assert_eq!(steps[0].entry_address & !(page_size - 1), table_base, "{what}");
+    });
 }
 
 #[test]
@@ -258,59 +267,51 @@ fn corrupted_vmcoreinfo_is_an_error_not_a_panic() {
 #[test]
 fn the_tree_walk_finds_every_table_and_leaf_and_the_image() {
     use crate::arch::walk::{Leaf, TreeItem};
-    for &(page_size, vabits, levels) in GEOMETRIES {
-        for pa_bits in pa_sizes(page_size, vabits) {
-            let layouts: &[bool] = if vabits == 52 { &[true] } else { &[true, false] };
-            for &flipped in layouts {
-                let table_base = if pa_bits == 52 { 0xa_1234_0000_0000 } else { 0x8000_0000 };
-                let table_base = table_base & !(page_size - 1);
-                let mut tables = Arm64Tables::new(page_size, vabits, pa_bits, flipped, table_base);
-                let voffset = translator(&tables).kimage_voffset.unwrap();
-                let linear = tables.page_offset() + 5 * page_size;
-                tables.map_page(linear, 0xbeef_0000 & !(page_size - 1));
-                // An image page, mapped at kimage_voffset, and a page next to it mapped
-                // elsewhere (as a vmalloc page would be): only the first is the image.
-                let image = tables.stext() + 3 * page_size;
-                tables.map_page(image, image.wrapping_sub(voffset));
-                let elsewhere = tables.stext() + 7 * page_size;
-                tables.map_page(elsewhere, 0x4_0000 * page_size);
+    every_layout(|mut tables, levels, what| {
+        let (page_size, table_base) = (tables.page_size, tables.top);
+        let voffset = translator(&tables).kimage_voffset.unwrap();
+        let linear = tables.page_offset() + 5 * page_size;
+        tables.map_page(linear, 0xbeef_0000 & !(page_size - 1));
+        // An image page, mapped at kimage_voffset, and a page next to it mapped
+        // elsewhere (as a vmalloc page would be): only the first is the image.
+        let image = tables.stext() + 3 * page_size;
+        tables.map_page(image, image.wrapping_sub(voffset));
+        let elsewhere = tables.stext() + 7 * page_size;
+        tables.map_page(elsewhere, 0x4_0000 * page_size);
 
-                let t = translator(&tables);
-                let what = format!("{page_size}/{vabits}/PA{pa_bits}/flipped {flipped}");
-                let (mut found, mut leaves) = (Vec::new(), Vec::new());
-                t.visit_tree(&mut tables.memory.clone(), &mut |item| match item {
-                    TreeItem::Table { paddr, .. } => found.push(paddr),
-                    TreeItem::Leaf(leaf) => leaves.push(leaf),
-                    other => panic!("{what}: {other:?}"),
-                })
-                .unwrap();
-                // The top table, then a path of its own below it for the linear page and
-                // one shared by the two image-range pages (same last-level table).
-                assert_eq!(found[0], table_base, "{what}");
-                assert_eq!(found.len() as u32, 1 + 2 * (levels - 1), "{what}: {found:#x?}");
-                let mut distinct = found.clone();
-                distinct.sort_unstable();
-                distinct.dedup();
-                assert_eq!(distinct.len(), found.len(), "{what}: a table visited twice");
-                let leaf = |virt_base: u64, phys_base: u64| Leaf {
-                    virt_base,
-                    phys_base,
-                    size: page_size,
-                };
-                let mut expected = vec![
-                    leaf(linear, 0xbeef_0000 & !(page_size - 1)),
-                    leaf(image, image.wrapping_sub(voffset)),
-                    leaf(elsewhere, 0x4_0000 * page_size),
-                ];
-                expected.sort_by_key(|l| l.virt_base);
-                assert_eq!(leaves, expected, "{what}");
-                let images: Vec<u64> = leaves
-                    .iter()
-                    .filter(|l| t.is_kimage_leaf(l))
-                    .map(|l| l.virt_base)
-                    .collect();
-                assert_eq!(images, vec![image], "{what}");
-            }
-        }
-    }
+        let t = translator(&tables);
+        let (mut found, mut leaves) = (Vec::new(), Vec::new());
+        t.visit_tree(&mut tables.memory.clone(), &mut |item| match item {
+            TreeItem::Table { paddr, .. } => found.push(paddr),
+            TreeItem::Leaf(leaf) => leaves.push(leaf),
+            other => panic!("{what}: {other:?}"),
+        })
+        .unwrap();
+        // The top table, then a path of its own below it for the linear page and
+        // one shared by the two image-range pages (same last-level table).
+        assert_eq!(found[0], table_base, "{what}");
+        assert_eq!(found.len() as u32, 1 + 2 * (levels - 1), "{what}: {found:#x?}");
+        let mut distinct = found.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), found.len(), "{what}: a table visited twice");
+        let leaf = |virt_base: u64, phys_base: u64| Leaf {
+            virt_base,
+            phys_base,
+            size: page_size,
+        };
+        let mut expected = vec![
+            leaf(linear, 0xbeef_0000 & !(page_size - 1)),
+            leaf(image, image.wrapping_sub(voffset)),
+            leaf(elsewhere, 0x4_0000 * page_size),
+        ];
+        expected.sort_by_key(|l| l.virt_base);
+        assert_eq!(leaves, expected, "{what}");
+        let images: Vec<u64> = leaves
+            .iter()
+            .filter(|l| t.is_kimage_leaf(l))
+            .map(|l| l.virt_base)
+            .collect();
+        assert_eq!(images, vec![image], "{what}");
+    });
 }
