@@ -22,7 +22,9 @@
 # (master's walk fails on LPA2 descriptors) get the checks that need no reference: every
 # mode exits 0, the dump header carries the core's page size, machine and OSRELEASE (read
 # through the 5-level / LPA2 tables), the log holds "Linux version OSRELEASE", and the log
-# read back from our dump equals the log read from the core.
+# read back from our dump equals the log read from the core. On every core, drgn (the
+# PyPI venv) opens our -l -d 31 dump: VMCOREINFO, physical pages, and init_uts_ns read by
+# virtual address through the arm64 page tables (scripts/drgn-check.py).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/tests/checks.sh"
@@ -59,6 +61,7 @@ done
 [[ ${#profiles[@]} -gt 0 ]] || profiles=(bookworm-cloud-arm64 trixie-arm64-va48 trixie-arm64-16k-va47 trixie-arm64 trixie-arm64-16k)
 need_file "$BIN" "cargo build --release"
 "$DEBIAN_PYTHON" -c 'import kdumpfile' 2>/dev/null || die "python3-libkdumpfile missing (scripts/install-deps.sh)"
+"$DRGN_PYTHON" -c 'import drgn' 2>/dev/null || die "drgn missing from $DRGN_PYTHON (scripts/install-deps.sh)"
 need_cmd cmp
 need_cmd python3
 need_cmd qemu-aarch64-static "scripts/install-deps.sh --arm64"
@@ -146,6 +149,8 @@ for profile in "${profiles[@]}"; do
     check "$profile: the core is an arm64 ELF vmcore (e_machine 183)" test "$machine_number" = 183
     check "$profile: -l -d 31 header has block_size PAGESIZE, machine aarch64, OSRELEASE" bash -c \
         "$(declare -f header_is); '$BIN' -l -d 31 '$V' '$D/ours.l31' >/dev/null && header_is '$D/ours.l31' $page_size aarch64 '$release'"
+    check "$profile: drgn opens our -l -d 31 dump, reads physical pages and init_uts_ns through the arm64 tables" \
+        "$DRGN_PYTHON" "$ROOT/scripts/drgn-check.py" "$D/ours.l31"
     check "$profile: -E -d 31 keeps e_machine 183" bash -c \
         "'$BIN' -E -d 31 '$V' '$D/ours.E31' >/dev/null && [ \$(python3 -c \"import struct,sys; print(struct.unpack_from('<H', open(sys.argv[1],'rb').read(64), 18)[0])\" '$D/ours.E31') = 183 ]"
     check "$profile: --dump-dmesg holds 'Linux version $release'" bash -c \
