@@ -163,3 +163,29 @@ pub enum TreeItem {
     /// The walk stopped at [`MAX_TABLE_PAGES`].
     Truncated,
 }
+
+/// The tables a whole-tree walk has entered: each is walked once (a loop or a diamond in
+/// corrupt tables cannot multiply the work), and the walk stops, reporting
+/// [`TreeItem::Truncated`] once, after [`MAX_TABLE_PAGES`]. Shared by the x86_64 and
+/// arm64 walks.
+#[derive(Default)]
+pub(crate) struct VisitedTables {
+    seen: std::collections::HashSet<u64>,
+    truncated: bool,
+}
+
+impl VisitedTables {
+    /// Whether the table at `paddr` is to be walked now: not seen before and within the
+    /// bound. Reports the truncation through `visit` the first time the bound is passed.
+    pub(crate) fn enter(&mut self, paddr: u64, visit: &mut dyn FnMut(TreeItem)) -> bool {
+        if self.truncated || !self.seen.insert(paddr) {
+            return false;
+        }
+        if self.seen.len() > MAX_TABLE_PAGES {
+            self.truncated = true;
+            visit(TreeItem::Truncated);
+            return false;
+        }
+        true
+    }
+}

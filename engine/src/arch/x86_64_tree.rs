@@ -9,16 +9,14 @@
 //! The tables come from a crashed machine and may be corrupt: a table page reached twice
 //! is walked once (so a loop or a diamond cannot multiply the work), an entry pointing
 //! beyond the physical address space ends that branch, and the walk stops after
-//! [`MAX_TABLE_PAGES`] tables. Unreadable tables are reported to the visitor, not fatal:
+//! [`MAX_TABLE_PAGES`](crate::arch::walk::MAX_TABLE_PAGES) tables. Unreadable tables are reported to the visitor, not fatal:
 //! a protection is a best effort on top of a dump that must still be written.
-
-use std::collections::HashSet;
 
 use super::{
     Leaf, TableLevel, X86_64Translator, ENTRIES_PER_TABLE, MAX_PHYSICAL_ADDRESS, PAGE_PRESENT,
     PAGE_PSE,
 };
-use crate::arch::walk::{TreeItem, MAX_TABLE_PAGES};
+use crate::arch::walk::{TreeItem, VisitedTables};
 use crate::error::Result;
 use crate::input::PageReader;
 
@@ -37,8 +35,7 @@ impl X86_64Translator {
             reader,
             visit,
             levels,
-            seen: HashSet::new(),
-            truncated: false,
+            visited: VisitedTables::default(),
         };
         walk.table(top, 0, 0);
         Ok(())
@@ -50,8 +47,7 @@ struct TreeWalk<'a> {
     reader: &'a mut dyn PageReader,
     visit: &'a mut dyn FnMut(TreeItem),
     levels: &'a [(TableLevel, u32)],
-    seen: HashSet<u64>,
-    truncated: bool,
+    visited: VisitedTables,
 }
 
 impl TreeWalk<'_> {
@@ -59,12 +55,7 @@ impl TreeWalk<'_> {
     /// start with `prefix`.
     fn table(&mut self, paddr: u64, depth: usize, prefix: u64) {
         let (level, shift) = self.levels[depth];
-        if self.truncated || !self.seen.insert(paddr) {
-            return;
-        }
-        if self.seen.len() > MAX_TABLE_PAGES {
-            self.truncated = true;
-            (self.visit)(TreeItem::Truncated);
+        if !self.visited.enter(paddr, self.visit) {
             return;
         }
         let mut raw = [0u8; (ENTRIES_PER_TABLE * 8) as usize];

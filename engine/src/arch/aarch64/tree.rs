@@ -6,12 +6,10 @@
 //! leaf, of which those of the kernel-image mapping are picked by
 //! [`Arm64Translator::is_kimage_leaf`]. Same rules against corrupt tables: each table is
 //! walked once, an output address beyond the physical address space is reported as
-//! unreadable, and the walk stops after [`MAX_TABLE_PAGES`] tables.
-
-use std::collections::HashSet;
+//! unreadable, and the walk stops after [`MAX_TABLE_PAGES`](crate::arch::walk::MAX_TABLE_PAGES) tables.
 
 use super::{Arm64Translator, DESC_BLOCK, DESC_TABLE, DESC_VALID};
-use crate::arch::walk::{Leaf, TableLevel, TreeItem, MAX_TABLE_PAGES};
+use crate::arch::walk::{Leaf, TableLevel, TreeItem, VisitedTables};
 use crate::error::Result;
 use crate::input::PageReader;
 
@@ -30,8 +28,7 @@ impl Arm64Translator {
             reader,
             visit,
             geometry: &geometry,
-            seen: HashSet::new(),
-            truncated: false,
+            visited: VisitedTables::default(),
         };
         walk.table(top, 0, 0);
         Ok(())
@@ -54,8 +51,7 @@ struct TreeWalk<'a> {
     visit: &'a mut dyn FnMut(TreeItem),
     /// `(level, hardware level, shift, entries)` of each table level, top first.
     geometry: &'a [(TableLevel, i32, u32, u64)],
-    seen: HashSet<u64>,
-    truncated: bool,
+    visited: VisitedTables,
 }
 
 impl TreeWalk<'_> {
@@ -63,12 +59,7 @@ impl TreeWalk<'_> {
     /// addresses that start with `prefix`.
     fn table(&mut self, paddr: u64, depth: usize, prefix: u64) {
         let (level, hw_level, shift, entries) = self.geometry[depth];
-        if self.truncated || !self.seen.insert(paddr) {
-            return;
-        }
-        if self.seen.len() > MAX_TABLE_PAGES {
-            self.truncated = true;
-            (self.visit)(TreeItem::Truncated);
+        if !self.visited.enter(paddr, self.visit) {
             return;
         }
         let mut raw = vec![0u8; (entries * 8) as usize];
