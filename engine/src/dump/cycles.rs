@@ -158,9 +158,9 @@ mod tests {
     use crate::progress::NoProgress;
     use crate::synthetic::SyntheticVmcore;
 
-    /// Reading a regular file through mmap windows (as /proc/vmcore is read) or with
-    /// pread (as regular files are by default) writes the same dump, serially and with
-    /// producer threads.
+    /// Reading a regular file wholly through mmap windows (as /proc/vmcore is read), with
+    /// only its pages mapped (as regular files are by default) or with pread
+    /// (`--non-mmap`) writes the same dump, serially and with producer threads.
     #[test]
     fn mapped_and_pread_inputs_write_the_same_dump() {
         let path = std::env::temp_dir().join(format!("cycles-mmap-test-{}", std::process::id()));
@@ -188,12 +188,15 @@ mod tests {
             .unwrap();
             out.bytes
         };
+        // Every read mapped (/proc/vmcore), pages mapped (a regular file), no mapping.
         let mapped = ElfVmcore::open_mapped(&path).unwrap();
-        let pread = ElfVmcore::open(&path, true).unwrap();
+        let pages_mapped = ElfVmcore::open(&path, true).unwrap();
+        let pread = ElfVmcore::open(&path, false).unwrap();
         for threads in [0, 2] {
+            let expected = dump(&pread, threads);
             assert!(
-                dump(&mapped, threads) == dump(&pread, threads),
-                "mmap and pread differ with {threads} threads"
+                dump(&mapped, threads) == expected && dump(&pages_mapped, threads) == expected,
+                "mapped and pread reads differ with {threads} threads"
             );
         }
         std::fs::remove_file(path).unwrap();

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::kcore;
-use super::window::{SharedFile, WindowReader};
+use super::window::{MapPolicy, ReadKind, SharedFile, WindowReader};
 use super::{PageReader, PhysicalMemory};
 use crate::arch::Arch;
 use crate::error::{Error, ErrorKind, Result};
@@ -179,7 +179,7 @@ pub struct ElfVmcore {
     arch: Arch,
     page_size: u64,
     max_mapnr: u64,
-    use_mmap: bool,
+    map_policy: MapPolicy,
 }
 
 impl std::fmt::Debug for ElfVmcore {
@@ -198,18 +198,18 @@ pub fn is_elf(head: &[u8]) -> bool {
 
 impl ElfVmcore {
     /// Open and validate an ELF64 little-endian core. `use_mmap` (no `--non-mmap`) maps
-    /// the file where that pays off: /proc/vmcore, not a regular file
-    /// ([`super::window::mmap_pays_off`]).
+    /// what pays off: every read of /proc/vmcore, the dump's pages of a regular file
+    /// ([`MapPolicy`]).
     pub fn open(path: &Path, use_mmap: bool) -> Result<Self> {
         Self::open_selecting(path, use_mmap, None)
     }
 
-    /// [`ElfVmcore::open`] mapping even a regular file: the tests of the mmap path run on
-    /// files, as /proc/vmcore exists only in a capture kernel.
+    /// [`ElfVmcore::open`] mapping every read of a regular file as of /proc/vmcore: the
+    /// tests of that path run on files, as /proc/vmcore exists only in a capture kernel.
     #[cfg(test)]
     pub(crate) fn open_mapped(path: &Path) -> Result<Self> {
         let mut vmcore = Self::open_selecting(path, true, None)?;
-        vmcore.use_mmap = true;
+        vmcore.map_policy = MapPolicy::All;
         Ok(vmcore)
     }
 
@@ -244,13 +244,13 @@ impl ElfVmcore {
                 )
             })?
             .len();
-        let use_mmap = use_mmap && super::window::mmap_pays_off(&file);
+        let map_policy = MapPolicy::for_file(&file, use_mmap);
         let shared = Arc::new(SharedFile {
             file,
             name: name.clone(),
             size,
         });
-        let mut reader = WindowReader::new(shared.clone(), false);
+        let mut reader = WindowReader::new(shared.clone(), MapPolicy::Never);
 
         let mut ehdr = [0u8; EHDR64_SIZE];
         if size < EHDR64_SIZE as u64 {
@@ -408,7 +408,7 @@ impl ElfVmcore {
             arch,
             page_size,
             max_mapnr,
-            use_mmap,
+            map_policy,
         })
     }
 
@@ -429,7 +429,7 @@ impl ElfVmcore {
 
     /// Read raw bytes of the file (segment data for the ELF writer), bounds-checked.
     pub fn read_file_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        WindowReader::new(self.shared.clone(), false).read_at(offset, buf)
+        WindowReader::new(self.shared.clone(), MapPolicy::Never).read_at(offset, buf)
     }
 
     /// The PT_LOADs in program-header order.
@@ -475,7 +475,7 @@ impl ElfVmcore {
     pub fn elf_reader(&self) -> ElfReader<'_> {
         ElfReader {
             vmcore: self,
-            window: WindowReader::new(self.shared.clone(), self.use_mmap),
+            window: WindowReader::new(self.shared.clone(), self.map_policy),
         }
     }
 
@@ -533,9 +533,11 @@ pub struct ElfReader<'a> {
 }
 
 impl ElfReader<'_> {
-    /// Fill `buf` from `paddr` as makedumpfile's `readpage_elf`: gaps before a segment
-    /// and bytes past `p_filesz` read as zero; nothing at all is an error.
-    fn read_range(&mut self, mut paddr: u64, buf: &mut [u8], allow_holes: bool) -> Result<()> {
+    /// Fill `buf` from `paddr` as makedumpfile's `readpage_elf`. A dump page
+    /// ([`ReadKind::Page`]) reads gaps before a segment and bytes past `p_filesz` as zero;
+    /// metadata must lie wholly in segments. Nothing at all is an error either way.
+    fn read_range(&mut self, mut paddr: u64, buf: &mut [u8], kind: ReadKind) -> Result<()> {
+        let allow_holes = kind == ReadKind::Page;
         let start = paddr;
         let mut pos = 0usize;
         while pos < buf.len() {
@@ -557,7 +559,7 @@ impl ElfReader<'_> {
             if load.file_size > into {
                 let n = (load.file_size - into).min((buf.len() - pos) as u64) as usize;
                 self.window
-                    .read_at(load.file_offset + into, &mut buf[pos..pos + n])?;
+                    .read_for(kind, load.file_offset + into, &mut buf[pos..pos + n])?;
                 pos += n;
                 paddr += n as u64;
             }
@@ -610,11 +612,11 @@ impl PageReader for ElfReader<'_> {
         let paddr = pfn
             .checked_mul(self.vmcore.page_size)
             .ok_or_else(|| Error::invalid(format!("pfn {pfn:#x} overflows")))?;
-        self.read_range(paddr, buf, true)
+        self.read_range(paddr, buf, ReadKind::Page)
     }
 
     fn read_phys(&mut self, paddr: u64, buf: &mut [u8]) -> Result<()> {
-        self.read_range(paddr, buf, false)
+        self.read_range(paddr, buf, ReadKind::Metadata)
     }
 }
 
@@ -657,12 +659,14 @@ mod tests {
         let filesz = read_u64(&bytes, filesz_at) - 100;
         bytes[filesz_at..filesz_at + 8].copy_from_slice(&filesz.to_le_bytes());
         std::fs::write(&path, bytes).unwrap();
-        for use_mmap in [true, false] {
-            let vmcore = if use_mmap {
-                ElfVmcore::open_mapped(&path).unwrap()
-            } else {
-                ElfVmcore::open(&path, false).unwrap()
+        // Mapped as /proc/vmcore, as a regular file (pages mapped), and `--non-mmap`.
+        for policy in [MapPolicy::All, MapPolicy::Pages, MapPolicy::Never] {
+            let vmcore = match policy {
+                MapPolicy::All => ElfVmcore::open_mapped(&path).unwrap(),
+                _ => ElfVmcore::open(&path, policy == MapPolicy::Pages).unwrap(),
             };
+            assert_eq!(vmcore.map_policy, policy);
+            let use_mmap = policy != MapPolicy::Never;
             let page_size = vmcore.page_size;
             let mut reader = vmcore.elf_reader();
             let (mut borrowed, mut assembled, mut tails, mut partial) = (0, 0, 0, 0);

@@ -27,25 +27,70 @@ pub const WINDOW_SIZE: u64 = 2 << 20;
 /// walk that alternated between windows remapped 4 MiB per entry, and a corrupted
 /// NUMBER(SECTION_SIZE_BITS)=12 turned the mem_section walk of the real 1 GiB vmcore into
 /// 262144 failing walks of 3 remaps each — minutes instead of a second
-/// (tests/corruption.sh). Page reads (4 KiB) and struct page batches still use windows.
+/// (tests/corruption.sh). Larger reads use windows where [`MapPolicy`] maps them.
 const MIN_MAPPED_READ: usize = 4096;
 
-/// Whether reading `file` through mmap windows pays off: only for /proc/vmcore (or any
-/// procfs file), where mmap maps old memory with one `remap_pfn_range` per window while
-/// read(2) `ioremap`s every page it copies — the reason makedumpfile maps.
-///
-/// A regular file (a vmcore saved to disk or tmpfs, the generated machines of the scale
-/// benchmark) is the opposite case: every first touch of a mapped page is a page fault,
-/// every window ends in a munmap and a TLB flush, and a dump of scattered pages touches a
-/// new window for almost every page. Measured on the 256 GiB generated machine in tmpfs,
-/// `-l -d 31`: 11.4 s mapped, 5.9 s with pread (45 % of the mapped run was page-fault
-/// handling); makedumpfile 1.7.2 takes 11.7 s mapped, 8.7 s with `--non-mmap`.
-///
-/// Known cost (open work): on a dense dump of a regular file mapping wins, as fault-around
-/// maps 16 used pages per fault and nothing is copied. On the real 1 GiB vmcore, pread
-/// was 1.10× (`-l -d 31`) and 1.23× (`-l -d 1`) the time of mapped reads in alternating
-/// pairs. The choice belongs per window, by how many of its pages the dump reads.
-pub fn mmap_pays_off(file: &File) -> bool {
+/// Which reads go through mmap windows rather than `pread`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapPolicy {
+    /// `--non-mmap`, or mmap failed once: every read is a `pread`, as makedumpfile's
+    /// read(2) fallback.
+    Never,
+    /// A regular file (a vmcore saved to disk or tmpfs): the dump's page reads are
+    /// mapped, everything else (struct page batches, page tables, notes) is `pread`.
+    ///
+    /// Pages: the first touch of a mapped page faults, but fault-around maps 16 file
+    /// pages per fault and the page is then compressed in place, never copied, so a
+    /// dense dump is cheaper mapped. Struct page batches (32 KiB, 512 entries) are the
+    /// opposite: mem_map is read once, sequentially, in large pieces, where one copy
+    /// costs less than the faults, and mapped batches kept whole windows of mem_map
+    /// faulting in and out of every producer.
+    ///
+    /// Measured in alternating pairs of 8 (farm-bench), time against reading everything
+    /// with pread: real 1 GiB vmcore in the page cache, `-l -d 1` 0.92×, `-l -d 31`
+    /// 0.90×; an earlier variant that split by read size (pages mapped, 32 KiB batches
+    /// pread) gave 0.93× serial and 1.04× with 2 threads on the 256 GiB generated machine
+    /// in tmpfs. Mapping everything there, as for /proc/vmcore, was 1.9× slower than
+    /// pread (11.4 s against 5.9 s; 45 % of it page-fault handling).
+    Pages,
+    /// /proc/vmcore (any procfs file): every read of a page or more is mapped, as
+    /// makedumpfile does, because mmap maps old memory with one `remap_pfn_range` per
+    /// window while read(2) `ioremap`s every page it copies.
+    All,
+}
+
+impl MapPolicy {
+    /// The policy for `file`; `use_mmap = false` is `--non-mmap`.
+    pub fn for_file(file: &File, use_mmap: bool) -> MapPolicy {
+        if !use_mmap {
+            MapPolicy::Never
+        } else if is_procfs(file) {
+            MapPolicy::All
+        } else {
+            MapPolicy::Pages
+        }
+    }
+
+    fn maps(self, read: ReadKind) -> bool {
+        match self {
+            MapPolicy::Never => false,
+            MapPolicy::Pages => read == ReadKind::Page,
+            MapPolicy::All => true,
+        }
+    }
+}
+
+/// What a read is for, which decides whether it is mapped ([`MapPolicy`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadKind {
+    /// A page that goes into the dump.
+    Page,
+    /// Anything else: headers, notes, page tables, struct pages, kernel objects.
+    Metadata,
+}
+
+/// Whether `file` lives on procfs (/proc/vmcore).
+fn is_procfs(file: &File) -> bool {
     use std::os::fd::AsRawFd;
     const PROC_SUPER_MAGIC: libc::c_long = 0x9fa0;
     // SAFETY: `struct statfs` is plain integers, for which all-zero bytes are valid.
@@ -74,26 +119,32 @@ pub struct SharedFile {
 /// One thread's windowed reader over a [`SharedFile`].
 pub struct WindowReader {
     shared: Arc<SharedFile>,
-    use_mmap: bool,
+    policy: MapPolicy,
     window: Option<(u64, Mmap)>,
     #[cfg(test)]
     windows_mapped: u64,
 }
 
 impl WindowReader {
-    /// A reader; `use_mmap = false` is `--non-mmap`.
-    pub fn new(shared: Arc<SharedFile>, use_mmap: bool) -> Self {
+    /// A reader mapping what `policy` says.
+    pub fn new(shared: Arc<SharedFile>, policy: MapPolicy) -> Self {
         WindowReader {
             shared,
-            use_mmap,
+            policy,
             window: None,
             #[cfg(test)]
             windows_mapped: 0,
         }
     }
 
-    /// Read exactly `buf.len()` bytes at file offset `offset`.
+    /// Read exactly `buf.len()` bytes of metadata at file offset `offset`.
     pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.read_for(ReadKind::Metadata, offset, buf)
+    }
+
+    /// Read exactly `buf.len()` bytes at file offset `offset`, mapped or not as the
+    /// policy says for `kind`.
+    pub fn read_for(&mut self, kind: ReadKind, offset: u64, buf: &mut [u8]) -> Result<()> {
         let end = offset.checked_add(buf.len() as u64).filter(|&end| end <= self.shared.size).ok_or_else(|| {
             Error::invalid(format!(
                 "{}: read of {} bytes at offset {:#x} is beyond the end of the file ({} bytes): the file is truncated",
@@ -103,7 +154,7 @@ impl WindowReader {
                 self.shared.size
             ))
         })?;
-        if self.use_mmap && (buf.len() >= MIN_MAPPED_READ || self.in_window(offset, end)) {
+        if self.policy.maps(kind) && (buf.len() >= MIN_MAPPED_READ || self.in_window(offset, end)) {
             if let Some(data) = self.mapped(offset, end) {
                 buf.copy_from_slice(data);
                 return Ok(());
@@ -121,9 +172,9 @@ impl WindowReader {
         })
     }
 
-    /// Map the window holding `[offset, offset + len)`, for [`WindowReader::mapped_now`];
-    /// false when reads are not mapped, the range is outside the file, or it crosses a
-    /// window boundary.
+    /// Map the window holding the dump page `[offset, offset + len)`, for
+    /// [`WindowReader::mapped_now`]; false when page reads are not mapped, the range is
+    /// outside the file, or it crosses a window boundary.
     pub fn map_range(&mut self, offset: u64, len: usize) -> bool {
         let Some(end) = offset
             .checked_add(len as u64)
@@ -131,7 +182,7 @@ impl WindowReader {
         else {
             return false;
         };
-        self.use_mmap && self.mapped(offset, end).is_some()
+        self.policy.maps(ReadKind::Page) && self.mapped(offset, end).is_some()
     }
 
     /// `[offset, offset + len)` borrowed from the window mapped now, if it lies there.
@@ -187,7 +238,7 @@ impl WindowReader {
                     }
                 }
                 Err(_) => {
-                    self.use_mmap = false;
+                    self.policy = MapPolicy::Never;
                     return None;
                 }
             }
@@ -215,22 +266,24 @@ mod tests {
     #[test]
     fn mmap_and_pread_agree_across_window_boundaries() {
         let (path, data) = temp_file((WINDOW_SIZE as usize) + 10_000);
-        for use_mmap in [true, false] {
+        for policy in [MapPolicy::All, MapPolicy::Pages, MapPolicy::Never] {
             let file = File::open(&path).unwrap();
             let shared = Arc::new(SharedFile {
                 file,
                 name: "t".into(),
                 size: data.len() as u64,
             });
-            let mut reader = WindowReader::new(shared, use_mmap);
-            for (off, len) in [
-                (0usize, 4096usize),
-                (WINDOW_SIZE as usize - 100, 200),
-                (WINDOW_SIZE as usize + 5, 9995),
-            ] {
-                let mut buf = vec![0u8; len];
-                reader.read_at(off as u64, &mut buf).unwrap();
-                assert_eq!(buf, &data[off..off + len]);
+            let mut reader = WindowReader::new(shared, policy);
+            for kind in [ReadKind::Page, ReadKind::Metadata] {
+                for (off, len) in [
+                    (0usize, 4096usize),
+                    (WINDOW_SIZE as usize - 100, 200),
+                    (WINDOW_SIZE as usize + 5, 9995),
+                ] {
+                    let mut buf = vec![0u8; len];
+                    reader.read_for(kind, off as u64, &mut buf).unwrap();
+                    assert_eq!(buf, &data[off..off + len], "{policy:?} {kind:?}");
+                }
             }
         }
         std::fs::remove_file(path).unwrap();
@@ -245,7 +298,7 @@ mod tests {
             name: "vmcore-x".into(),
             size: data.len() as u64,
         });
-        let mut reader = WindowReader::new(shared, true);
+        let mut reader = WindowReader::new(shared, MapPolicy::All);
         let mut buf = vec![0u8; 4096];
         let err = reader.read_at(4096, &mut buf).unwrap_err();
         assert!(
@@ -267,7 +320,7 @@ mod tests {
             name: "t".into(),
             size: data.len() as u64,
         });
-        let mut reader = WindowReader::new(shared, true);
+        let mut reader = WindowReader::new(shared, MapPolicy::All);
         let mut entry = [0u8; 8];
         for i in 0..1000usize {
             let off = (i % 3) * WINDOW_SIZE as usize + i * 8;
@@ -287,6 +340,30 @@ mod tests {
             entry,
             data[WINDOW_SIZE as usize + 100..WINDOW_SIZE as usize + 108]
         );
+        assert_eq!(reader.windows_mapped(), 1);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    /// On a regular file only the dump's pages are mapped: metadata reads of any size
+    /// (struct page batches are 32 KiB) are preads, page reads map windows.
+    #[test]
+    fn regular_files_map_page_reads_only() {
+        let (path, data) = temp_file(3 * WINDOW_SIZE as usize);
+        let file = File::open(&path).unwrap();
+        let shared = Arc::new(SharedFile {
+            file,
+            name: "t".into(),
+            size: data.len() as u64,
+        });
+        let mut reader = WindowReader::new(shared, MapPolicy::Pages);
+        let mut batch = vec![0u8; 32 << 10];
+        reader.read_at(WINDOW_SIZE, &mut batch).unwrap();
+        assert_eq!(batch, data[WINDOW_SIZE as usize..WINDOW_SIZE as usize + batch.len()]);
+        assert_eq!(reader.windows_mapped(), 0);
+        let mut page = vec![0u8; 4096];
+        reader.read_for(ReadKind::Page, 2 * WINDOW_SIZE, &mut page).unwrap();
+        assert_eq!(page, data[2 * WINDOW_SIZE as usize..2 * WINDOW_SIZE as usize + 4096]);
+        assert!(reader.map_range(2 * WINDOW_SIZE + 4096, 4096));
         assert_eq!(reader.windows_mapped(), 1);
         std::fs::remove_file(path).unwrap();
     }
