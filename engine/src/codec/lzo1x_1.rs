@@ -254,6 +254,6 @@ fn read_u64_below(src: &[u8], at: usize, limit: usize) -> u64 {
 
 mod emit;
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
 
 use emit::{literal_run, match_instruction, Checked, Reserved, Sink};

@@ -14,6 +14,7 @@ mod deflate;
 mod lz4;
 mod lzo;
 mod lzo1x_1;
+mod lzo1x_decode;
 mod snappy;
 mod zlib;
 mod zstd;

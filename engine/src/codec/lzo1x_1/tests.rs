@@ -37,7 +37,7 @@ fn check(codec: &mut Lzo1x1, src: &[u8], what: &str) -> Vec<u8> {
 }
 
 /// Words from a small vocabulary: compresses 3-4x, with matches of every class.
-fn text(len: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn text(len: usize, seed: u64) -> Vec<u8> {
     const WORDS: [&str; 12] = [
         "the ",
         "kernel ",
@@ -61,8 +61,8 @@ fn text(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
-/// The page kinds a dump meets, 4 KiB each.
-fn kdump_pages() -> Vec<(&'static str, Vec<u8>)> {
+/// The page kinds a dump meets, 4 KiB each (the decoder's tests use them too).
+pub(crate) fn kdump_pages() -> Vec<(&'static str, Vec<u8>)> {
     let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
     let random = rng.bytes(4096);
     let mut half = text(4096, 7);
