@@ -39,6 +39,64 @@ impl DumpImage {
     pub(crate) fn is_flattened(&self) -> bool {
         matches!(self, DumpImage::Flattened(_))
     }
+
+    /// `[offset, offset + len)` of a regular file mapped read-only, or `None` (a
+    /// flattened stream, a range past the end, or mmap failed: the caller reads instead).
+    ///
+    /// Reading a chunk's page data with pread copied it out of the page cache: a fifth
+    /// of a `-l -d 31` verify (perf, real cloud-1g vmcore). Mapped, the pages are decoded
+    /// where they lie. The map covers one chunk's data (at most `MAX_SPAN`) and is
+    /// unmapped with it, so the resident set stays that of one chunk per thread.
+    pub(crate) fn map(&self, offset: u64, len: usize) -> Option<MappedRange> {
+        let DumpImage::Plain {
+            file,
+            len: file_len,
+        } = self
+        else {
+            return None;
+        };
+        let end = offset
+            .checked_add(len as u64)
+            .filter(|&end| end <= *file_len)?;
+        let page = page_size();
+        let start = offset - offset % page;
+        // SAFETY: a read-only private mapping of a range inside the length measured at
+        // open. The dump is at rest or was just written by us; a file truncated under
+        // a running verify would fault (SIGBUS) here where pread would report a short
+        // read: the same trade as makedumpfile's mapped reads of its input.
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(start)
+                .len((end - start) as usize)
+                .map(file)
+        }
+        .ok()?;
+        Some(MappedRange {
+            map,
+            skip: (offset - start) as usize,
+        })
+    }
+}
+
+/// A range of a dump mapped by [`DumpImage::map`].
+pub(crate) struct MappedRange {
+    map: memmap2::Mmap,
+    /// Bytes between the page-aligned start of the map and the range asked for.
+    skip: usize,
+}
+
+impl MappedRange {
+    /// The range's bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.map[self.skip..]
+    }
+}
+
+/// The system's page size, the granularity of mmap offsets.
+fn page_size() -> u64 {
+    // SAFETY: sysconf only reads a system constant.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(size).ok().filter(|&s| s > 0).unwrap_or(4096)
 }
 
 impl ByteSource for DumpImage {

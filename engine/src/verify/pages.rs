@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::fault::Fault;
-use super::image::DumpImage;
+use super::image::{DumpImage, MappedRange};
 use super::kdump::PagePlan;
 use crate::codec::{Compression, PageCodec};
 use crate::format::{PageDesc, PAGE_DESC_SIZE};
@@ -258,7 +258,11 @@ fn check_chunk(
         page,
         raw,
     } = buffers;
-    let span_base = read_span(dump, &descs[..good], &is_shared[..good], span);
+    let piece = read_span(dump, &descs[..good], &is_shared[..good], span);
+    let span: Option<(u64, &[u8])> = piece.as_ref().map(|(base, data)| match data {
+        Span::Mapped(mapped) => (*base, mapped.bytes()),
+        Span::Read => (*base, &span[..]),
+    });
     for i in 0..good {
         let desc = descs[i];
         if is_shared[i] {
@@ -267,10 +271,10 @@ fn check_chunk(
             continue;
         }
         let offset = desc.offset as u64;
-        let stored: &[u8] = match span_base {
-            Some(base) if offset >= base => {
+        let stored: &[u8] = match span {
+            Some((base, bytes)) if offset >= base => {
                 let from = (offset - base) as usize;
-                &span[from..from + desc.size as usize]
+                &bytes[from..from + desc.size as usize]
             }
             _ => {
                 raw.resize(desc.size as usize, 0);
@@ -322,14 +326,23 @@ fn check_chunk(
     result
 }
 
-/// The data of `descs` (those not shared) read into `span` in one read, when they are
-/// close together; returns the file offset of `span[0]`.
+/// Where a chunk's page data lies, when it is read in one piece.
+enum Span {
+    /// Mapped from the file.
+    Mapped(MappedRange),
+    /// Read into the worker's span buffer.
+    Read,
+}
+
+/// The data of `descs` (those not shared) in one piece, when they are close together:
+/// mapped from a regular file, otherwise read into `buffer`; returns the file offset
+/// of the piece's first byte.
 fn read_span(
     dump: &KdumpFile<DumpImage>,
     descs: &[PageDesc],
     is_shared: &[bool],
-    span: &mut Vec<u8>,
-) -> Option<u64> {
+    buffer: &mut Vec<u8>,
+) -> Option<(u64, Span)> {
     let mut own = descs
         .iter()
         .zip(is_shared)
@@ -344,9 +357,12 @@ fn read_span(
     if high - low > MAX_SPAN {
         return None;
     }
-    span.resize((high - low) as usize, 0);
-    dump.source().read_at(low, span).ok()?;
-    Some(low)
+    if let Some(mapped) = dump.source().map(low, (high - low) as usize) {
+        return Some((low, Span::Mapped(mapped)));
+    }
+    buffer.resize((high - low) as usize, 0);
+    dump.source().read_at(low, buffer).ok()?;
+    Some((low, Span::Read))
 }
 
 /// The checks of one descriptor that need no page data.
