@@ -15,7 +15,11 @@
 #   --keep       keep the guest's files (outputs, time -v reports, serial.log) in DIR
 #                (they land in DIR/out).
 #   --outputs    no boot: check the guest files of an earlier run (DIR/out of --keep) again,
-#                e.g. after editing a count by hand to see that the checks catch it.
+#                e.g. after editing a count by hand to see that the checks catch it, or the
+#                files tests/arm64-capture.sh brings back from the arm64 capture kernel.
+#   --guest-script FILE
+#                only write the guest's commands (for --runs N) to FILE, for another harness
+#                to run (tests/arm64-capture.sh), then exit.
 #
 # One boot. Both binaries are installed under the same basename (/c/bin/makedumpfile and
 # /rs/bin/makedumpfile) so that a message that names the program reads the same. In the
@@ -68,6 +72,7 @@ RUNS=3
 TOLERANCE=256
 KEEP=
 OUTPUTS=
+GUEST_SCRIPT=
 while [[ $# -gt 0 ]]; do
     case $1 in
         --bin) BIN=${2:?--bin needs a path}; shift 2 ;;
@@ -77,12 +82,45 @@ while [[ $# -gt 0 ]]; do
         --tolerance) TOLERANCE=${2:?--tolerance needs a number of pages}; shift 2 ;;
         --keep) KEEP=${2:?--keep needs a directory}; shift 2 ;;
         --outputs) OUTPUTS=${2:?--outputs needs a directory}; shift 2 ;;
+        --guest-script) GUEST_SCRIPT=${2:?--guest-script needs a file}; shift 2 ;;
         -h|--help) sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
     esac
 done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs needs a positive number"
 [[ $TOLERANCE =~ ^[0-9]+$ ]] || die "--tolerance needs a number of pages"
+
+# write_guest_script FILE: the commands for the guest. They run in /out (the output disk)
+# under busybox sh -o pipefail, with the reference at /c/bin/makedumpfile and ours at
+# /rs/bin/makedumpfile. Files: TAG.out, TAG.err, TAG.rc, TAG.time for TAG = {c,rs}.usage.I
+# and {c,rs}.{nofile,extra,noarg}. tests/arm64-capture.sh runs the same in the arm64
+# capture kernel (--guest-script) and checks the files with --outputs.
+write_guest_script() {
+    cat >"$1" <<EOF
+# Written by tests/mem-usage.sh.
+run_tagged() {
+    tag=\$1; shift
+    /usr/bin/time -v -o "\$tag.time" "\$@" >"\$tag.out" 2>"\$tag.err"
+    echo \$? >"\$tag.rc"
+}
+i=1
+while [ \$i -le $RUNS ]; do
+    run_tagged c.usage.\$i /c/bin/makedumpfile --mem-usage /proc/kcore
+    run_tagged rs.usage.\$i /rs/bin/makedumpfile --mem-usage /proc/kcore
+    i=\$((i + 1))
+done
+for b in c rs; do
+    run_tagged \$b.nofile /\$b/bin/makedumpfile --mem-usage /nonexistent/kcore
+    run_tagged \$b.extra /\$b/bin/makedumpfile --mem-usage /proc/kcore extra-arg
+    run_tagged \$b.noarg /\$b/bin/makedumpfile --mem-usage
+done
+grep -i 'crash kernel' /proc/iomem
+EOF
+}
+if [[ -n $GUEST_SCRIPT ]]; then
+    write_guest_script "$GUEST_SCRIPT"
+    exit 0
+fi
 
 use_work_dir "$KEEP" mem-usage
 T0=$SECONDS
@@ -97,29 +135,8 @@ check "perl present (digit normalisation)" command -v perl
 ((failed == 0)) || { finish_suite; exit 1; }
 
 # --- the guest script --------------------------------------------------------------------
-# Runs in /out (the output disk) under busybox sh -o pipefail. Files: TAG.out, TAG.err,
-# TAG.rc, TAG.time for TAG = {c,rs}.usage.I and {c,rs}.{nofile,extra,noarg}.
 GUEST=$WORK/guest.sh
-cat >"$GUEST" <<EOF
-# Written by tests/mem-usage.sh; run by scripts/make-vmcore.sh --first-kernel.
-run() {
-    tag=\$1; shift
-    /usr/bin/time -v -o "\$tag.time" "\$@" >"\$tag.out" 2>"\$tag.err"
-    echo \$? >"\$tag.rc"
-}
-i=1
-while [ \$i -le $RUNS ]; do
-    run c.usage.\$i /c/bin/makedumpfile --mem-usage /proc/kcore
-    run rs.usage.\$i /rs/bin/makedumpfile --mem-usage /proc/kcore
-    i=\$((i + 1))
-done
-for b in c rs; do
-    run \$b.nofile /\$b/bin/makedumpfile --mem-usage /nonexistent/kcore
-    run \$b.extra /\$b/bin/makedumpfile --mem-usage /proc/kcore extra-arg
-    run \$b.noarg /\$b/bin/makedumpfile --mem-usage
-done
-grep -i 'crash kernel' /proc/iomem
-EOF
+write_guest_script "$GUEST"
 
 OUT=$WORK/out
 boot() {
