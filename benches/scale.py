@@ -229,8 +229,9 @@ def write_markdown(path, meta, results):
         f"`MAKEDUMPFILE_RS_MEMFREE={meta['budget']}` (cycles of at most 16 GiB: it reads each cycle's "
         "2nd bitmap back from the dump instead of filtering the cycle again); makedumpfile 1.7.2 gets "
         'the `--cyclic-buffer` that budget gives, so both run the same cycles, and is also timed '
-        'serially with `--non-mmap`, its faster way to read a regular file (ours reads regular files '
-        'with pread and maps only /proc/vmcore). Every pair of outputs is byte-identical, '
+        'serially with `--non-mmap`, its faster way to read a regular file (ours maps only the '
+        "dump's pages of a regular file, and only where they are dense, and reads the rest with "
+        'pread). Every pair of outputs is byte-identical, '
         'and identical across thread counts; a makedumpfile run that failed is shown with its exit '
         'status (1.7.2 aborts some threaded runs: "libgcc_s.so.1 must be installed for pthread_exit '
         'to work"), and its time is that of the failed run.\n',
