@@ -165,7 +165,7 @@ def scale_table():
     from scale import targets
     data = load('scale.json')
     sizes = sorted({r['ram_gib'] for r in data['results'] if r['tool'] == 'ours'})
-    lines = targets(data['results'])
+    lines = targets(data['results'], data.get('linearity', []))
     lines.append('')
     lines.append(f"Sizes {', '.join(f'{s} GiB' for s in sizes)}, {data['meta']['runs']} runs, "
                  f"{data['meta']['cpus']} cores; the whole table is in benches/results/scale.md.")
