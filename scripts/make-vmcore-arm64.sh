@@ -23,6 +23,10 @@
 #       sysroot) runs as /bin/collector inside the arm64 capture kernel against /proc/vmcore;
 #       {vmcore}/{out} substitution and the command rules are those of make-vmcore.sh.
 #       --capture-cpus 2 gives the capture kernel nr_cpus=2 (for --num-threads 2).
+#       --first-kernel-script FILE: the FIRST kernel runs FILE (busybox sh -o pipefail, in
+#       /out, with the workload in place and the capture kernel armed, /bin/collector and
+#       the extras installed) before the panic; its files come back with the collector's.
+#       For what needs a live arm64 kernel with crashkernel reserved (--mem-usage).
 #       Output: $CACHE/collector-out/<P>/ (the files of /out, collector.log, time.txt,
 #       result.txt, serial.log).
 #     Several binaries in the SAME capture kernel (one boot, one /proc/vmcore for all):
@@ -109,6 +113,7 @@ CAPTURE_EXTRA=
 COLLECTOR_SCRIPT=
 COLLECTOR_EXTRAS=()
 OUT_DISK_MB=
+FIRST_SCRIPT=
 while (($#)); do
     case $1 in
         --profile) PROFILE=${2:?--profile needs a value}; shift 2 ;;
@@ -130,6 +135,8 @@ while (($#)); do
         --collector-script=*) COLLECTOR_SCRIPT=${1#*=}; shift ;;
         --collector-extra) COLLECTOR_EXTRAS+=("${2:?--collector-extra needs NAME=BIN[:SYSROOT]}"); shift 2 ;;
         --collector-extra=*) COLLECTOR_EXTRAS+=("${1#*=}"); shift ;;
+        --first-kernel-script) FIRST_SCRIPT=${2:?--first-kernel-script needs a file}; shift 2 ;;
+        --first-kernel-script=*) FIRST_SCRIPT=${1#*=}; shift ;;
         --out-disk-mb) OUT_DISK_MB=${2:?--out-disk-mb needs a number}; shift 2 ;;
         --out-disk-mb=*) OUT_DISK_MB=${1#*=}; shift ;;
         -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
@@ -138,9 +145,11 @@ while (($#)); do
 done
 [[ -n $PROFILE ]] || die "--profile is required (trixie-arm64|trixie-arm64-va48|trixie-arm64-16k|trixie-arm64-16k-va47|bookworm-cloud-arm64-qemudump)"
 if [[ -z $COLLECTOR ]] && ((COLLECTOR_ARGS_SET || KEEP_VMCORE || ${#COLLECTOR_EXTRAS[@]})) ||
-        [[ -z $COLLECTOR && -n $COLLECTOR_SCRIPT$OUT_DISK_MB ]]; then
-    die "--collector-args, --collector-script, --collector-extra, --out-disk-mb and --keep-vmcore need --collector"
+        [[ -z $COLLECTOR && -n $COLLECTOR_SCRIPT$OUT_DISK_MB$FIRST_SCRIPT ]]; then
+    die "--collector-args, --collector-script, --collector-extra, --first-kernel-script, --out-disk-mb and --keep-vmcore need --collector"
 fi
+[[ -z $FIRST_SCRIPT || ( -f $FIRST_SCRIPT && -r $FIRST_SCRIPT ) ]] ||
+    die "--first-kernel-script $FIRST_SCRIPT is not a readable file"
 ((COLLECTOR_ARGS_SET == 0)) || [[ -z $COLLECTOR_SCRIPT ]] ||
     die "--collector-args and --collector-script are two ways to say the same: give one"
 [[ -z $OUT_DISK_MB || $OUT_DISK_MB =~ ^[1-9][0-9]*$ ]] || die "--out-disk-mb needs a positive number, not '$OUT_DISK_MB'"
@@ -338,7 +347,13 @@ if [[ $MODE == collector ]]; then
 fi
 
 # KEXEC_ARGS for guest-arm64/kexec-crash.sh; LD_LIBRARY_PATH for the dynamic aarch64 tools.
-guest_conf "$ROOT" "KEXEC_ARGS='$KEXEC_ARGS'" "export LD_LIBRARY_PATH=/lib/aarch64-linux-gnu:/lib"
+# With --first-kernel-script the guest runs it first (init.sh's first-then-collector mode);
+# the host's MODE stays collector, the rest of the flow is the same.
+if [[ -n $FIRST_SCRIPT ]]; then
+    MODE=first-then-collector guest_conf "$ROOT" "KEXEC_ARGS='$KEXEC_ARGS'" "export LD_LIBRARY_PATH=/lib/aarch64-linux-gnu:/lib"
+else
+    guest_conf "$ROOT" "KEXEC_ARGS='$KEXEC_ARGS'" "export LD_LIBRARY_PATH=/lib/aarch64-linux-gnu:/lib"
+fi
 mkcpio "$ROOT" >"$WORK/capture.cpio.gz"
 
 # First kernel = capture image + kernel, capture image, memhog, kexec (and its libraries).
@@ -351,6 +366,8 @@ install -m 0755 "$SCRIPTS_DIR/guest-arm64/kexec-crash.sh" "$EXTRA/bin/kexec-cras
 arm64_copy_with_libs "$GUEST_SYSROOT/usr/sbin/kexec" "$GUEST_SYSROOT" "$EXTRA" /usr/sbin/kexec
 if [[ $MODE == first-kernel ]]; then
     install -D -m 0644 "$SCRIPTS_DIR/guest-arm64/qemu-dump-wait.sh" "$EXTRA/etc/first-kernel.sh"
+elif [[ -n $FIRST_SCRIPT ]]; then
+    install -D -m 0644 "$FIRST_SCRIPT" "$EXTRA/etc/first-kernel.sh"
 fi
 cat "$WORK/capture.cpio.gz" <(mkcpio "$EXTRA") >"$WORK/initrd.gz"
 log "initramfs: capture $(du -h "$WORK/capture.cpio.gz" | cut -f1), first $(du -h "$WORK/initrd.gz" | cut -f1)"

@@ -375,7 +375,7 @@ impl ElfVmcore {
             }
         }
         if let Some(reserved) = kcore_reserved {
-            loads = kcore::exclude_reserved(loads, reserved);
+            loads = kcore::exclude_reserved(loads, reserved, arch);
         }
         if loads.is_empty() {
             let which = match kcore_reserved {
