@@ -61,7 +61,7 @@ fn long_inputs_and_short_periods_decode_exactly() {
     long[20_000..20_300].copy_from_slice(&XorShift(4).bytes(300));
     round_trip(&long, "60000 bytes of text");
     for period in 1..=20usize {
-        let src: Vec<u8> = (0..4096).map(|i| (i % period) as u8 * 37).collect();
+        let src: Vec<u8> = (0..4096).map(|i| ((i % period) * 37) as u8).collect();
         round_trip(&src, &format!("period {period}"));
     }
 }
