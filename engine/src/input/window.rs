@@ -322,9 +322,15 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    /// A new file of `len` patterned bytes. Each call gets its own name: tests run in
+    /// parallel, and two of the same length once shared one file, which the first to
+    /// finish deleted (or the next to start truncated) under the other.
     fn temp_file(len: usize) -> (std::path::PathBuf, Vec<u8>) {
+        static FILES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        // Relaxed: the counter only has to hand out distinct numbers.
+        let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let data: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
-        let path = std::env::temp_dir().join(format!("window-test-{}-{len}", std::process::id()));
+        let path = std::env::temp_dir().join(format!("window-test-{}-{n}", std::process::id()));
         std::fs::File::create(&path)
             .unwrap()
             .write_all(&data)
