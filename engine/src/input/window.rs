@@ -49,17 +49,17 @@ pub enum MapPolicy {
     /// Where the dump's pages are sparse, a window serves few reads and its mmap, faults,
     /// munmap and (with producer threads) TLB-shootdown IPIs cost more than copying those
     /// pages: page reads then fall back to `pread` until they are dense again
-    /// ([`PageDensity`]). Against mapping every page read (farm-bench pairs, 4 on the
-    /// 256 GiB generated machine, 8 on the real vmcore): 256 GiB `-l -d 31` 0.79× with 2
-    /// threads and 0.96× serially; real vmcore `-l -d 1`, `-l -d 31`, `-c -d 31` 1.00×,
-    /// 1.00×, 0.99×.
+    /// ([`PageDensity`]).
     ///
-    /// Measured in alternating pairs of 8 (farm-bench), time against reading everything
-    /// with pread: real 1 GiB vmcore in the page cache, `-l -d 1` 0.92×, `-l -d 31`
-    /// 0.90×; an earlier variant that split by read size (pages mapped, 32 KiB batches
-    /// pread) gave 0.93× serial and 1.04× with 2 threads on the 256 GiB generated machine
-    /// in tmpfs. Mapping everything there, as for /proc/vmcore, was 1.9× slower than
-    /// pread (11.4 s against 5.9 s; 45 % of it page-fault handling).
+    /// Measured in alternating pairs (farm-bench; real 1 GiB vmcore in the page cache,
+    /// 256 GiB generated machine in tmpfs), each step against the one before:
+    /// - mapping everything, as for /proc/vmcore, against pread for everything: 256 GiB
+    ///   `-l -d 31` 1.9× slower (11.4 s against 5.9 s; 45 % page-fault handling);
+    /// - pages mapped, metadata pread, against pread for everything: real `-l -d 1`
+    ///   0.92×, `-l -d 31` 0.90× (8 pairs);
+    /// - sparse pages pread, against all pages mapped: 256 GiB `-l -d 31` 0.79× with 2
+    ///   threads, 0.96× serially (4 pairs); real `-l -d 1`, `-l -d 31`, `-c -d 31`
+    ///   1.00×, 1.00×, 0.99× (8 pairs).
     Pages,
     /// /proc/vmcore (any procfs file): every read of a page or more is mapped, as
     /// makedumpfile does, because mmap maps old memory with one `remap_pfn_range` per
@@ -78,7 +78,6 @@ impl MapPolicy {
             MapPolicy::Pages
         }
     }
-
 }
 
 /// What a read is for, which decides whether it is mapped ([`MapPolicy`]).
@@ -338,6 +337,13 @@ mod tests {
         (path, data)
     }
 
+    /// Read the page at `at` as a dump page and check it against the file's bytes.
+    fn read_page_checked(reader: &mut WindowReader, data: &[u8], at: u64) {
+        let mut page = vec![0u8; 4096];
+        reader.read_for(ReadKind::Page, at, &mut page).unwrap();
+        assert_eq!(page, data[at as usize..at as usize + 4096], "page at {at:#x}");
+    }
+
     fn reader_over(path: &std::path::Path, name: &str, policy: MapPolicy) -> WindowReader {
         let file = File::open(path).unwrap();
         let size = file.metadata().unwrap().len();
@@ -422,9 +428,7 @@ mod tests {
         reader.read_at(WINDOW_SIZE, &mut batch).unwrap();
         assert_eq!(batch, data[WINDOW_SIZE as usize..WINDOW_SIZE as usize + batch.len()]);
         assert_eq!(reader.windows_mapped(), 0);
-        let mut page = vec![0u8; 4096];
-        reader.read_for(ReadKind::Page, 2 * WINDOW_SIZE, &mut page).unwrap();
-        assert_eq!(page, data[2 * WINDOW_SIZE as usize..2 * WINDOW_SIZE as usize + 4096]);
+        read_page_checked(&mut reader, &data, 2 * WINDOW_SIZE);
         assert!(reader.map_range(2 * WINDOW_SIZE + 4096, 4096));
         assert_eq!(reader.windows_mapped(), 1);
         std::fs::remove_file(path).unwrap();
@@ -436,17 +440,12 @@ mod tests {
     fn sparse_page_reads_use_pread_and_dense_ones_map_again() {
         let (path, data) = temp_file(8 * WINDOW_SIZE as usize);
         let mut reader = reader_over(&path, "t", MapPolicy::Pages);
-        let mut page = vec![0u8; 4096];
         for region in 0..6u64 {
-            let at = region * WINDOW_SIZE + 8192;
-            reader.read_for(ReadKind::Page, at, &mut page).unwrap();
-            assert_eq!(page, data[at as usize..at as usize + 4096]);
+            read_page_checked(&mut reader, &data, region * WINDOW_SIZE + 8192);
         }
         assert_eq!(reader.windows_mapped(), 1, "only the first, unjudged region");
         for n in 0..u64::from(DENSE_REGION_READS) {
-            let at = 7 * WINDOW_SIZE + n * 4096;
-            reader.read_for(ReadKind::Page, at, &mut page).unwrap();
-            assert_eq!(page, data[at as usize..at as usize + 4096]);
+            read_page_checked(&mut reader, &data, 7 * WINDOW_SIZE + n * 4096);
         }
         assert_eq!(reader.windows_mapped(), 2, "the dense region maps again");
         std::fs::remove_file(path).unwrap();

@@ -55,48 +55,33 @@ impl DumpImage {
         else {
             return None;
         };
-        let end = offset
+        offset
             .checked_add(len as u64)
             .filter(|&end| end <= *file_len)?;
-        let page = page_size();
-        let start = offset - offset % page;
+        // memmap2 maps from the page below `offset` and hands out the bytes from `offset`.
         // SAFETY: a read-only private mapping of a range inside the length measured at
         // open. The dump is at rest or was just written by us; a file truncated under
         // a running verify would fault (SIGBUS) here where pread would report a short
         // read: the same trade as makedumpfile's mapped reads of its input.
         let map = unsafe {
             memmap2::MmapOptions::new()
-                .offset(start)
-                .len((end - start) as usize)
+                .offset(offset)
+                .len(len)
                 .map(file)
         }
         .ok()?;
-        Some(MappedRange {
-            map,
-            skip: (offset - start) as usize,
-        })
+        Some(MappedRange(map))
     }
 }
 
 /// A range of a dump mapped by [`DumpImage::map`].
-pub(crate) struct MappedRange {
-    map: memmap2::Mmap,
-    /// Bytes between the page-aligned start of the map and the range asked for.
-    skip: usize,
-}
+pub(crate) struct MappedRange(memmap2::Mmap);
 
 impl MappedRange {
     /// The range's bytes.
     pub(crate) fn bytes(&self) -> &[u8] {
-        &self.map[self.skip..]
+        &self.0
     }
-}
-
-/// The system's page size, the granularity of mmap offsets.
-fn page_size() -> u64 {
-    // SAFETY: sysconf only reads a system constant.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    u64::try_from(size).ok().filter(|&s| s > 0).unwrap_or(4096)
 }
 
 impl ByteSource for DumpImage {
